@@ -25,7 +25,7 @@ char *path_join(const char *a, const char *b)
 		la--;
 	while (*b == '/')
 		b++;
-	if (asprintf(&p, "%.*s/%s", (int)la, a, b) < 0)
+	if (asprintf(&p, "%.*s%s%s", (int)la, a, la > 0 && a[la - 1] == '/' ? "" : "/", b) < 0)
 		return NULL;
 	return p;
 }

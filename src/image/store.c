@@ -214,8 +214,9 @@ static int extract(const char *tarball, const char *dest, struct error *err)
 		if (r < 0)
 			return r;
 
-		char full[PATH_MAX];
-		snprintf(full, sizeof(full), "%s/%s", dest, archive_entry_pathname(e));
+		char full[PATH_MAX], member[PATH_MAX];
+		snprintf(member, sizeof(member), "%s", archive_entry_pathname(e));
+		snprintf(full, sizeof(full), "%s/%s", dest, member);
 		archive_entry_set_pathname(e, full);
 		const char *hl = archive_entry_hardlink(e);
 		if (hl) {
@@ -226,21 +227,21 @@ static int extract(const char *tarball, const char *dest, struct error *err)
 		r = archive_write_header(w, e);
 		if (r < ARCHIVE_WARN)
 			return error_setx(err, EPERM, "cannot extract '%s': %s",
-					  archive_entry_pathname(e), archive_error_string(w));
+					  member, archive_error_string(w));
 		const void *buf;
 		size_t len;
 		la_int64_t off;
 		while ((r = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK)
 			if (archive_write_data_block(w, buf, len, off) < ARCHIVE_WARN)
 				return error_setx(err, EIO, "cannot write '%s': %s",
-						  archive_entry_pathname(e),
+						  member,
 						  archive_error_string(w));
 		if (r != ARCHIVE_EOF)
 			return error_setx(err, EINVAL, "tar archive is truncated or corrupt: %s",
 					  archive_error_string(a));
 		if (archive_write_finish_entry(w) < ARCHIVE_WARN)
 			return error_setx(err, EIO, "cannot finish '%s': %s",
-					  archive_entry_pathname(e), archive_error_string(w));
+					  member, archive_error_string(w));
 	}
 	if (members == 0)
 		return error_setx(err, EINVAL, "the archive is empty");

@@ -249,14 +249,33 @@ static void put_labels(FILE *out, const struct metric *f, const struct series *s
 	fputc('}', out);
 }
 
+/* The shortest text that reads back as v, as Go's client (and so the kubelet) writes. */
+static void format_double(double v, char *buf, size_t len)
+{
+	if (isinf(v)) {
+		snprintf(buf, len, "%s", v > 0 ? "+Inf" : "-Inf");
+		return;
+	}
+	if (isnan(v)) {
+		snprintf(buf, len, "NaN");
+		return;
+	}
+	if (v == (double)(long long)v && fabs(v) < 1e15) {
+		snprintf(buf, len, "%lld", (long long)v);
+		return;
+	}
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(buf, len, "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			return;
+	}
+}
+
 static void put_value(FILE *out, double v)
 {
-	if (isinf(v))
-		fputs(v > 0 ? "+Inf" : "-Inf", out);
-	else if (v == (double)(long long)v && fabs(v) < 1e15)
-		fprintf(out, "%lld", (long long)v);
-	else
-		fprintf(out, "%.17g", v);
+	char buf[64];
+	format_double(v, buf, sizeof(buf));
+	fputs(buf, out);
 }
 
 int metrics_render(struct metrics *m, FILE *out)
@@ -280,10 +299,8 @@ int metrics_render(struct metrics *m, FILE *out)
 			for (size_t b = 0; b <= f->n_buckets; b++) {
 				char le[64];
 				cum += s->bucket_counts[b];
-				if (b < f->n_buckets)
-					snprintf(le, sizeof(le), "%.17g", f->buckets[b]);
-				else
-					strcpy(le, "+Inf");
+				format_double(b < f->n_buckets ? f->buckets[b] : INFINITY, le,
+					      sizeof(le));
 				fprintf(out, "%s_bucket", f->name);
 				put_labels(out, f, s, le);
 				fprintf(out, " %llu\n", cum);
