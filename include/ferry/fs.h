@@ -35,6 +35,13 @@ int read_file(const char *path, size_t max, char **ret_data, size_t *ret_len, st
  */
 int rm_rf(const char *path, struct error *err);
 
+/*
+ * Unmounts (lazily) every mount at or below dir, deepest first: what a killed
+ * CRIU or runc left mounted (runc's criu-root, CRIU's cgroup yard). Returns
+ * how many it unmounted, or -errno.
+ */
+int unmount_below(const char *dir, struct error *err);
+
 /* True if path exists (lstat). */
 bool path_exists(const char *path);
 

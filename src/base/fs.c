@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -265,4 +266,61 @@ char *format_bytes(unsigned long long n, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%.1f %s", v, units[u]);
 	return buf;
+}
+
+/* mountinfo escapes space, tab, newline and backslash as \ooo. */
+static void unescape_octal(char *s)
+{
+	char *w = s;
+	for (char *r = s; *r; r++) {
+		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '7' && r[2] >= '0' && r[2] <= '7' &&
+		    r[3] >= '0' && r[3] <= '7') {
+			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+			r += 3;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = '\0';
+}
+
+int unmount_below(const char *dir, struct error *err)
+{
+	cleanup_fclose FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[8192], mnt[PATH_MAX];
+	char **found = NULL;
+	size_t n = 0, dlen = strlen(dir);
+	int r = 0, count = 0;
+
+	if (!f)
+		return error_set(err, errno, "cannot read /proc/self/mountinfo");
+	while (dlen > 1 && dir[dlen - 1] == '/')
+		dlen--;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
+			continue;
+		unescape_octal(mnt);
+		if (strncmp(mnt, dir, dlen) != 0 || (mnt[dlen] != '/' && mnt[dlen] != '\0'))
+			continue;
+		char **nf = realloc(found, (n + 1) * sizeof(*found));
+		if (!nf || !(nf[n] = strdup(mnt))) {
+			found = nf ? nf : found;
+			r = error_set(err, ENOMEM, "unmount below '%s'", dir);
+			break;
+		}
+		found = nf;
+		n++;
+	}
+	/* mountinfo lists parents before children: undo in reverse. */
+	for (size_t i = n; i-- > 0;) {
+		if (r >= 0) {
+			if (umount2(found[i], MNT_DETACH) == 0)
+				count++;
+			else if (errno != EINVAL && errno != ENOENT)
+				r = error_set(err, errno, "cannot unmount '%s'", found[i]);
+		}
+		free(found[i]);
+	}
+	free(found);
+	return r < 0 ? r : count;
 }

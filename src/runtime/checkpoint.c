@@ -91,6 +91,28 @@ static void hint(struct error *err, const struct checkpoint_opts *o)
 		snprintf(err->msg + n, sizeof(err->msg) - n, " (hint: %s)", h);
 }
 
+/*
+ * What a killed runc or CRIU leaves mounted: runc's criu-root bind mount in its
+ * state directory, CRIU's cgroup yard (.criu.cgyard.*) in the work directory.
+ */
+static void unmount_leftovers(struct runtime *rt, const char *id, const char *work)
+{
+	char state_dir[PATH_MAX];
+	struct error e = { 0 };
+	int n;
+
+	snprintf(state_dir, sizeof(state_dir), "%s/%s", rt->root, id);
+	n = unmount_below(state_dir, &e);
+	if (n > 0)
+		log_notice("container='%s' unmounted %d leftover mount(s) below %s", id, n,
+			   state_dir);
+	n = work ? unmount_below(work, &e) : 0;
+	if (n > 0)
+		log_notice("container='%s' unmounted %d leftover mount(s) below %s", id, n, work);
+	if (error_is_set(&e))
+		log_warning("container='%s' %s", id, e.msg);
+}
+
 /* runc's state, NULL-safe, for deciding what to clean up. */
 static enum container_status status_of(struct runtime *rt, const char *id, pid_t *ret_pid)
 {
@@ -183,6 +205,8 @@ int runtime_checkpoint(struct runtime *rt, const char *id, const struct checkpoi
 		if (log_path)
 			quote_criu_log(err, log_path);
 		hint(err, o);
+		if (call.timed_out)
+			unmount_leftovers(rt, id, work);
 		/*
 		 * A timed-out (or failed) checkpoint can leave the container
 		 * frozen: runc pauses it through the freezer for CRIU and only
@@ -279,7 +303,14 @@ int runtime_restore(struct runtime *rt, const char *id, const struct restore_opt
 		 * killed runc and CRIU, not them), runc's state, the cgroup.
 		 */
 		struct error e2 = { 0 };
+		unmount_leftovers(rt, id, work);
 		if (runtime_delete(rt, id, true, &e2) < 0)
+			log_error("container='%s' cleanup after the failed restore: %s", id,
+				  e2.msg);
+		/* runc never recorded the container if it was killed: its dir is ours to remove */
+		char state_dir[PATH_MAX];
+		snprintf(state_dir, sizeof(state_dir), "%s/%s", rt->root, id);
+		if (status_of(rt, id, NULL) < 0 && rm_rf(state_dir, &e2) < 0)
 			log_error("container='%s' cleanup after the failed restore: %s", id,
 				  e2.msg);
 	} else if (ret_stats) {

@@ -13,7 +13,10 @@
  *   answers N+1 (so the child's state and both pipes must survive);
  * - an interval timer (ITIMER_REAL, 10 ms) whose ticks must keep coming;
  * - a heartbeat: the largest gap between two ticks, in ms ("max_gap_ms"), which
- *   is what the process itself saw of a freeze.
+ *   is what the process itself saw of a freeze;
+ * - with -l FILE, an exclusive flock on FILE: on a check, a second open of the
+ *   file must fail to take the lock (CRIU keeps held locks only with
+ *   --file-locks).
  *
  * Output, one line each, on stdout (line buffered):
  *	ready pid=P mem=M
@@ -30,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -150,17 +154,18 @@ static int check_file(const char *path, uint64_t count, char *why, size_t whylen
 int main(int argc, char **argv)
 {
 	unsigned mem_mib = 16, interval_ms = 50, report = 10;
-	const char *file = "/data/ticks.log";
-	int opt;
+	const char *file = "/data/ticks.log", *lock_file = NULL;
+	int opt, lock_fd = -1;
 
-	while ((opt = getopt(argc, argv, "m:f:i:r:")) != -1) {
+	while ((opt = getopt(argc, argv, "m:f:i:r:l:")) != -1) {
 		switch (opt) {
 		case 'm': mem_mib = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'f': file = optarg; break;
 		case 'i': interval_ms = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'r': report = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'l': lock_file = optarg; break;
 		default:
-			fprintf(stderr, "usage: statekeeper [-m MiB] [-f FILE] [-i MS] [-r TICKS]\n");
+			fprintf(stderr, "usage: statekeeper [-m MiB] [-f FILE] [-i MS] [-r TICKS] [-l LOCKFILE]\n");
 			return 2;
 		}
 	}
@@ -172,6 +177,14 @@ int main(int argc, char **argv)
 	if (fd < 0) {
 		printf("check FAIL open %s: %s\n", file, strerror(errno));
 		return 1;
+	}
+
+	if (lock_file) {
+		lock_fd = open(lock_file, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		if (lock_fd < 0 || flock(lock_fd, LOCK_EX) < 0) {
+			printf("check FAIL lock %s: %s\n", lock_file, strerror(errno));
+			return 1;
+		}
 	}
 
 	int to_child[2], from_child[2];
@@ -266,6 +279,17 @@ int main(int argc, char **argv)
 			if (!bad && kill(child, 0) < 0) {
 				snprintf(why, sizeof(why), "child %d is gone", (int)child);
 				bad = 1;
+			}
+			if (!bad && lock_fd >= 0) {
+				int probe = open(lock_file, O_RDONLY | O_CLOEXEC);
+				if (probe < 0 || flock(probe, LOCK_EX | LOCK_NB) == 0 ||
+				    errno != EWOULDBLOCK) {
+					snprintf(why, sizeof(why), "the lock on %s is no longer held",
+						 lock_file);
+					bad = 1;
+				}
+				if (probe >= 0)
+					close(probe);
 			}
 			if (!bad && alarms == alarms_at_check) {
 				snprintf(why, sizeof(why), "the interval timer stopped (%d ticks)",
