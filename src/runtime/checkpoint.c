@@ -62,6 +62,12 @@ static void quote_criu_log(struct error *err, const char *log_path)
 		char *e = strstr(line, "Error (");
 		if (!e)
 			continue;
+		/*
+		 * Not a cause: CRIU tries to raise its own RLIMIT_NOFILE, which
+		 * root without CAP_SYS_RESOURCE may not, and carries on.
+		 */
+		if (strstr(e, "Can't setup RLIMIT_NOFILE for self"))
+			continue;
 		int w = snprintf(quote + q, sizeof(quote) - q, "%s%s", q ? " | " : "", e);
 		if (w < 0 || (size_t)w >= sizeof(quote) - q) {
 			/* keep the first errors: they are the cause, the rest follow from it */
@@ -81,7 +87,8 @@ static void hint(struct error *err, const struct checkpoint_opts *o)
 		return;
 	size_t n = strlen(err->msg);
 	const char *h = NULL;
-	if (!o->tcp_established && strstr(err->msg, "TCP connection"))
+	if (!o->tcp_established &&
+	    (strstr(err->msg, "--tcp-established") || strstr(err->msg, "TCP connection")))
 		h = "the container has established TCP connections: checkpoint with tcp_established";
 	else if (!o->file_locks && (strstr(err->msg, "file lock") || strstr(err->msg, "flock")))
 		h = "the container holds file locks: checkpoint with file_locks";

@@ -29,15 +29,21 @@
 
 struct node {
 	char name[8];
-	char dir[256], netns[300], cgroup_parent[64];
+	char dir[256], cgroup_parent[64];
 	struct metrics *metrics;
 	struct runtime *rt;
 };
 
+/*
+ * A container, with a network namespace of its own as a pod would have: after
+ * a checkpoint that stops it, CRIU leaves that namespace locked (an iptables
+ * chain that drops everything, so that peers see no reset).
+ */
 struct ctr {
 	struct node *node;
 	char id[32];
 	char layer[512];
+	char netns[600];
 	int out, in;		/* our ends of its stdout and stdin pipes */
 	struct line_reader lr;
 };
@@ -58,7 +64,6 @@ static void node_init(struct node *n, const char *name)
 
 	snprintf(n->name, sizeof(n->name), "%s", name);
 	snprintf(n->dir, sizeof(n->dir), "%s/%s", W.dir, name);
-	snprintf(n->netns, sizeof(n->netns), "%s/netns", n->dir);
 	snprintf(n->cgroup_parent, sizeof(n->cgroup_parent), "ferry-e2e-%d-%s", (int)getpid(),
 		 name);
 	snprintf(root, sizeof(root), "%s/runc", n->dir);
@@ -66,15 +71,13 @@ static void node_init(struct node *n, const char *name)
 	assert_int_equal(metrics_new(&n->metrics), 0);
 	struct runtime_config cfg = { .root = root, .cgroup_parent = n->cgroup_parent,
 				      .metrics = n->metrics, .timeout_ms = 60000 };
-	if (runtime_new(&cfg, &n->rt, &err) < 0 || netns_create(n->netns, &err) < 0)
+	if (runtime_new(&cfg, &n->rt, &err) < 0)
 		fail_msg("node %s: %s", name, err.msg);
 }
 
 static void node_done(struct node *n)
 {
 	struct error err = { 0 };
-	if (netns_remove(n->netns, &err) < 0)
-		fprintf(stderr, "cleanup: %s\n", err.msg);
 	if (runtime_remove_cgroup_parent(n->rt, &err) < 0)
 		fprintf(stderr, "cleanup: %s\n", err.msg);
 	runtime_free(n->rt);
@@ -123,13 +126,14 @@ static void bundle(struct ctr *c, struct node *n, const char *id, const char *co
 {
 	struct error err = { 0 };
 	cleanup_free char *lower = image_store_rootfs(W.images, &W.image);
-	struct container_config cc = { .args = args, .ns = { .network = n->netns } };
+	struct container_config cc = { .args = args, .ns = { .network = c->netns } };
 
 	c->node = n;
 	c->out = c->in = -1;
 	snprintf(c->id, sizeof(c->id), "%s", id);
 	snprintf(c->layer, sizeof(c->layer), "%s/containers/%s", n->dir, id);
-	if (layer_create(lower, c->layer, seed, NULL, &err) < 0 ||
+	snprintf(c->netns, sizeof(c->netns), "%s/netns-%s", n->dir, id);
+	if (netns_create(c->netns, &err) < 0 || layer_create(lower, c->layer, seed, NULL, &err) < 0 ||
 	    runtime_bundle_write(n->rt, id, &cc, c->layer, &err) < 0)
 		fail_msg("bundle %s on %s: %s", id, n->name, err.msg);
 }
@@ -179,7 +183,7 @@ static void ctr_done(struct ctr *c)
 	struct error err = { 0 };
 	if (runtime_delete(c->node->rt, c->id, true, &err) < 0)
 		fail_msg("delete %s: %s", c->id, err.msg);
-	if (layer_destroy(c->layer, &err) < 0)
+	if (layer_destroy(c->layer, &err) < 0 || netns_remove(c->netns, &err) < 0)
 		fail_msg("%s", err.msg);
 	if (c->out >= 0)
 		close(c->out);
@@ -475,6 +479,49 @@ static void test_file_locks_need_the_option(void **state)
 }
 
 /*
+ * An established TCP connection: refused without tcp_established (with a
+ * hint), kept with it, and restored in node b's namespace (lo up there).
+ */
+static void test_tcp_established(void **state)
+{
+	struct ctr a, b;
+	struct error err = { 0 };
+	char images[512];
+	struct checkpoint_opts co = CHECKPOINT_OPTS_INIT;
+	const char *const tcp[] = { "/usr/bin/statekeeper", "-m", "1", "-t", "-r", "1", NULL };
+	int stdio[3];
+	pid_t pid;
+
+	start(&a, &W.a, "tcp", tcp);
+	assert_int_equal(line_reader_expect(&a.lr, "ready", 10000), 0);
+	snprintf(images, sizeof(images), "%s/ckpt-tcp", W.a.dir);
+	co.image_dir = images;
+	assert_true(runtime_checkpoint(W.a.rt, "tcp", &co, NULL, &err) < 0);
+	assert_contains(err.msg, "tcp_established");
+	assert_int_equal(status(&W.a, "tcp"), CONTAINER_RUNNING);
+	check_ok(&a);
+
+	co.tcp_established = true;
+	assert_int_equal(rm_rf(images, &err), 0);
+	if (runtime_checkpoint(W.a.rt, "tcp", &co, NULL, &err) < 0)
+		fail_msg("%s", err.msg);
+	cleanup_free char *changes = layer_changes_dir(a.layer);
+	bundle(&b, &W.b, "tcp", tcp, changes);
+	ctr_done(&a);
+	pipes(&b, stdio);
+	struct restore_opts ro = { .image_dir = images, .bundle_dir = b.layer,
+				   .tcp_established = true };
+	if (runtime_restore(W.b.rt, "tcp", &ro, stdio, &pid, NULL, &err) < 0)
+		fail_msg("%s", err.msg);
+	given(stdio);
+	long long before = check_ok(&b);
+	assert_true(last_count(&b, 300) > before);
+	check_ok(&b);
+	ctr_done(&b);
+	assert_int_equal(rm_rf(images, &err), 0);
+}
+
+/*
  * A truncated pages image makes `criu restore` spin for ever (docs/criu.md):
  * the deadline must end it, and nothing of the attempt may be left.
  */
@@ -582,6 +629,7 @@ int main(void)
 		cmocka_unit_test(test_leave_running_snapshot),
 		cmocka_unit_test(test_errors_are_clear),
 		cmocka_unit_test(test_file_locks_need_the_option),
+		cmocka_unit_test(test_tcp_established),
 		cmocka_unit_test(test_truncated_image_restore_is_bounded),
 		cmocka_unit_test(test_failed_checkpoint_leaves_container_running),
 	};

@@ -14,6 +14,9 @@
  * - an interval timer (ITIMER_REAL, 10 ms) whose ticks must keep coming;
  * - a heartbeat: the largest gap between two ticks, in ms ("max_gap_ms"), which
  *   is what the process itself saw of a freeze;
+ * - with -t, an established TCP connection over loopback (both ends held):
+ *   every tick goes through it and must come out unchanged (CRIU keeps it only
+ *   with --tcp-established, and only if lo is up where it restores);
  * - with -l FILE, an exclusive flock on FILE: on a check, a second open of the
  *   file must fail to take the lock (CRIU keeps held locks only with
  *   --file-locks).
@@ -33,7 +36,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/mman.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -155,17 +161,18 @@ int main(int argc, char **argv)
 {
 	unsigned mem_mib = 16, interval_ms = 50, report = 10;
 	const char *file = "/data/ticks.log", *lock_file = NULL;
-	int opt, lock_fd = -1;
+	int opt, lock_fd = -1, tcp = 0, tcp_client = -1, tcp_server = -1;
 
-	while ((opt = getopt(argc, argv, "m:f:i:r:l:")) != -1) {
+	while ((opt = getopt(argc, argv, "m:f:i:r:l:t")) != -1) {
 		switch (opt) {
 		case 'm': mem_mib = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'f': file = optarg; break;
 		case 'i': interval_ms = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'r': report = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'l': lock_file = optarg; break;
+		case 't': tcp = 1; break;
 		default:
-			fprintf(stderr, "usage: statekeeper [-m MiB] [-f FILE] [-i MS] [-r TICKS] [-l LOCKFILE]\n");
+			fprintf(stderr, "usage: statekeeper [-m MiB] [-f FILE] [-i MS] [-r TICKS] [-l LOCKFILE] [-t]\n");
 			return 2;
 		}
 	}
@@ -185,6 +192,25 @@ int main(int argc, char **argv)
 			printf("check FAIL lock %s: %s\n", lock_file, strerror(errno));
 			return 1;
 		}
+	}
+
+	if (tcp) {
+		struct sockaddr_in sa = { .sin_family = AF_INET,
+					  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t len = sizeof(sa);
+		int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l, 1) < 0 ||
+		    getsockname(l, (struct sockaddr *)&sa, &len) < 0) {
+			printf("check FAIL tcp listen: %s\n", strerror(errno));
+			return 1;
+		}
+		tcp_client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (tcp_client < 0 || connect(tcp_client, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+		    (tcp_server = accept4(l, NULL, NULL, SOCK_CLOEXEC)) < 0) {
+			printf("check FAIL tcp connect: %s\n", strerror(errno));
+			return 1;
+		}
+		close(l);
 	}
 
 	int to_child[2], from_child[2];
@@ -259,6 +285,16 @@ int main(int argc, char **argv)
 			printf("check FAIL child pipe: sent %llu, got %llu\n",
 			       (unsigned long long)count, (unsigned long long)answer);
 			return 1;
+		}
+		if (tcp) {
+			uint64_t echo = 0;
+			if (write_full(tcp_client, &v, sizeof(v)) < 0 ||
+			    read_full(tcp_server, &echo, sizeof(echo)) < 0 || echo != count) {
+				printf("check FAIL tcp connection: sent %llu, got %llu (%s)\n",
+				       (unsigned long long)count, (unsigned long long)echo,
+				       strerror(errno));
+				return 1;
+			}
 		}
 		if (count % report == 0)
 			printf("count %llu\n", (unsigned long long)count);
