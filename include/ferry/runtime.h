@@ -191,10 +191,19 @@ struct runtime_op_stats {
 };
 
 /*
- * runc checkpoint. Unless leave_running or pre_dump, the container is stopped
- * afterwards (and must be runtime_delete()d). On failure or timeout the
- * container is left running: a container that runc left paused is resumed
- * before this returns, and err says what CRIU said (with its log's path).
+ * runc checkpoint. Unless leave_running or pre_dump, the container is gone
+ * afterwards: its processes are killed and runc destroys its state and
+ * cgroups. CRIU then leaves the container's network namespace locked (an
+ * iptables chain that drops every packet, so that TCP peers see no reset
+ * before the restore): a namespace belongs to one pod, and a restore into it
+ * unlocks it.
+ *
+ * A paused container can be checkpointed (with leave_running it stays paused):
+ * how a caller takes the writable layer while the processes are frozen.
+ *
+ * On failure or timeout the container is left running: a container found
+ * paused afterwards (whoever paused it) is resumed before this returns, and err says what CRIU said,
+ * with its log's path and a hint when an option would have helped.
  */
 int runtime_checkpoint(struct runtime *rt, const char *id, const struct checkpoint_opts *o,
 		       struct runtime_op_stats *ret_stats, struct error *err);
