@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -59,6 +60,8 @@ struct demo {
 	struct image_info image;
 	struct node a, b;
 	unsigned mem_mib;
+	FILE *human;  /* the story: stdout, or stderr with -o json */
+	json_t *json; /* the figures, with -o json */
 };
 
 static const char *image_default(char *buf, size_t len)
@@ -91,13 +94,12 @@ static void step(struct demo *d, int n, const char *what, const char *fmt, ...)
 static void step(struct demo *d, int n, const char *what, const char *fmt, ...)
 {
 	va_list ap;
-	(void)d;
-	printf("[%d/5] %-11s", n, what);
+	fprintf(d->human, "[%d/5] %-11s", n, what);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	vfprintf(d->human, fmt, ap);
 	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
+	fputc('\n', d->human);
+	fflush(d->human);
 }
 
 static void close_pipes(struct node *n)
@@ -198,7 +200,7 @@ static int bundle(struct demo *d, struct node *n, const char *seed, struct error
 }
 
 /* Shows the workload's "count N" lines for about ms milliseconds; returns the last N. */
-static long long watch(struct line_reader *lr, int ms)
+static long long watch(FILE *out, struct line_reader *lr, int ms)
 {
 	unsigned long long end = now_ns() + (unsigned long long)ms * 1000000ULL;
 	long long last = -1;
@@ -209,8 +211,8 @@ static long long watch(struct line_reader *lr, int ms)
 		long long v;
 		if (sscanf(lr->line, "count %lld", &v) == 1) {
 			last = v;
-			printf("              %s\n", lr->line);
-			fflush(stdout);
+			fprintf(out, "              %s\n", lr->line);
+			fflush(out);
 		}
 	}
 	return last;
@@ -255,7 +257,7 @@ static int run(struct demo *d, struct error *err)
 		return error_setx(err, EIO, "the workload did not report ready");
 	step(d, 2, "run", "container '%s' on node a (pid %d, %u MiB of memory, a file, a child, "
 	     "a timer)", DEMO_ID, (int)pid, d->mem_mib);
-	long long before = watch(&lr, 2500);
+	long long before = watch(d->human, &lr, 2500);
 	if (interrupted)
 		return -EINTR;
 
@@ -297,7 +299,7 @@ static int run(struct demo *d, struct error *err)
 
 	/* 5: the workload checks itself */
 	line_reader_init(&lr, d->b.out[0]);
-	long long after = watch(&lr, 1500);
+	long long after = watch(d->human, &lr, 1500);
 	if (interrupted)
 		return -EINTR;
 	r = runtime_kill(d->b.rt, DEMO_ID, SIGUSR1, false, err);
@@ -316,19 +318,26 @@ static int run(struct demo *d, struct error *err)
 		gap = strtoll(g + 11, NULL, 10);
 	step(d, 5, "verify", "count continued (%lld -> %lld); memory, file, child and timer "
 	     "intact", before, after);
-	printf("\ndowntime %.2f s (checkpoint + restore); the workload saw a gap of %lld ms\n",
-	     (double)downtime / 1e9, gap);
+	fprintf(d->human, "\ndowntime %.2f s (checkpoint + restore); the workload saw a gap of "
+		"%lld ms\n", (double)downtime / 1e9, gap);
+	d->json = json_pack("{s:i, s:I, s:I, s:f, s:f, s:f, s:I, s:I, s:I}", "mem_mib", (int)d->mem_mib,
+			    "image_bytes", (json_int_t)d->image.size, "checkpoint_bytes",
+			    (json_int_t)size, "checkpoint_seconds", (double)cs.elapsed_ns / 1e9,
+			    "restore_seconds", (double)rs.elapsed_ns / 1e9, "downtime_seconds",
+			    (double)downtime / 1e9, "workload_gap_ms", (json_int_t)gap,
+			    "count_before", (json_int_t)before, "count_after", (json_int_t)after);
 	return 0;
 }
 
 static void help(void)
 {
-	printf("Usage: ferry demo [--image FILE] [--mem MiB] [--keep]\n\n"
+	printf("Usage: ferry demo [--image FILE] [--mem MiB] [--keep] [-o json]\n\n"
 	       "Start a stateful container, checkpoint it with CRIU, restore it under a second\n"
 	       "runc root (a second node on this machine) and show that its state survived.\n\n"
 	       "  --image FILE  the image tarball (default: /usr/local/share/ferry/test-image.tar)\n"
 	       "  --mem MiB     memory the workload fills and checks (default 64)\n"
-	       "  --keep        keep the work directory (for a look at the CRIU images)\n");
+	       "  --keep        keep the work directory (for a look at the CRIU images)\n"
+	       "  -o json       print the figures as JSON on stdout (the story goes to stderr)\n");
 }
 
 int cmd_demo(struct cli_context *ctx, int argc, char **argv)
@@ -338,16 +347,17 @@ int cmd_demo(struct cli_context *ctx, int argc, char **argv)
 		{ "mem", required_argument, NULL, 'm' },
 		{ "keep", no_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "output", required_argument, NULL, 'o' },
 		{ 0 },
 	};
-	struct demo d = { .ctx = ctx, .mem_mib = 64 };
+	struct demo d = { .ctx = ctx, .mem_mib = 64, .human = stdout };
 	const char *image = NULL;
 	struct error err = { 0 };
 	bool keep = false;
 	int c, r;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i': image = optarg; break;
 		case 'm': {
@@ -359,6 +369,11 @@ int cmd_demo(struct cli_context *ctx, int argc, char **argv)
 			break;
 		}
 		case 'k': keep = true; break;
+		case 'o':
+			if (strcmp(optarg, "json") != 0)
+				return cli_fail("demo: unknown output format '%s' (json)", optarg);
+			d.human = stderr;
+			break;
 		case 'h': help(); return 0;
 		default: return 2;
 		}
@@ -378,9 +393,9 @@ int cmd_demo(struct cli_context *ctx, int argc, char **argv)
 	snprintf(d.work, sizeof(d.work), "/tmp/ferry-demo-XXXXXX");
 	if (!mkdtemp(d.work))
 		return cli_fail("demo: cannot create a work directory: %m");
-	printf("ferry demo: a stateful container checkpointed on node a, restored on node b\n"
-	       "  work dir   %s\n  criu       %s\n\n", d.work, RUNTIME_DEFAULT_CRIU);
-	fflush(stdout);
+	fprintf(d.human, "ferry demo: a stateful container checkpointed on node a, restored on "
+		"node b\n  work dir   %s\n  criu       %s\n\n", d.work, RUNTIME_DEFAULT_CRIU);
+	fflush(d.human);
 
 	char store[PATH_MAX];
 	snprintf(store, sizeof(store), "%s/images", d.work);
@@ -402,8 +417,15 @@ int cmd_demo(struct cli_context *ctx, int argc, char **argv)
 	}
 	if (interrupted)
 		return cli_fail("demo: interrupted; cleaned up");
-	if (r < 0)
+	if (r < 0) {
+		json_decref(d.json);
 		return cli_fail("demo: %s", err.msg);
-	printf("demo: ok%s\n", keep ? "" : " (cleaned up)");
+	}
+	fprintf(d.human, "demo: ok%s\n", keep ? "" : " (cleaned up)");
+	if (d.human == stderr) {
+		json_dumpf(d.json, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+		putchar('\n');
+	}
+	json_decref(d.json);
 	return 0;
 }

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+bats_require_minimum_version 1.5.0
 # The ferry command line as a person uses it. Needs root, runc and CRIU
 # (scripts/setup); FERRY points at the binary under test, FERRY_TEST_IMAGE at
 # the test image.
@@ -95,5 +96,19 @@ assert_no_leftovers() {
 	cat "$BATS_TEST_TMPDIR/out"
 	[ "$rc" -eq 1 ]
 	grep -q "interrupted; cleaned up" "$BATS_TEST_TMPDIR/out"
+	assert_no_leftovers
+}
+
+@test "ferry demo -o json prints the figures as JSON on stdout" {
+	run --separate-stderr "$FERRY" demo --image "$FERRY_TEST_IMAGE" --mem 8 -o json
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == "{" ]]
+	[[ "$output" == *'"mem_mib": 8'* ]]
+	[[ "$output" == *'"downtime_seconds": '* ]]
+	[[ "$output" == *'"workload_gap_ms": '* ]]
+	[[ "$output" != *"[1/5]"* ]]
+	run "$FERRY" demo -o yaml
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"unknown output format 'yaml'"* ]]
 	assert_no_leftovers
 }
