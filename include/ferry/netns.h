@@ -14,7 +14,14 @@
 /* Makes a new network namespace with lo up, bind-mounted on path (a new file). */
 int netns_create(const char *path, struct error *err);
 
-/* Unmounts and removes path. Missing path is success. */
+/*
+ * Makes a new namespace of one type (CLONE_NEWNET, CLONE_NEWIPC or
+ * CLONE_NEWUTS), bind-mounted on path. A network namespace gets lo up; a
+ * UTS namespace gets hostname (may be NULL).
+ */
+int ns_create(const char *path, int type, const char *hostname, struct error *err);
+
+/* Unmounts and removes a namespace file (of any type). Missing path is success. */
 int netns_remove(const char *path, struct error *err);
 
 #endif

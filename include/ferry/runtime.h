@@ -64,7 +64,7 @@ struct runtime_namespaces {
 
 struct container_config {
 	const char *const *args; /* NULL-terminated; args[0] is the program */
-	const char *const *env;	 /* NULL-terminated "K=V"; NULL: a default PATH */
+	const char *const *env;	 /* NULL-terminated "K=V"; a default PATH is added unless set */
 	const char *cwd;	 /* NULL: "/" */
 	const char *hostname;	 /* NULL: the container id, in a new uts ns only */
 	uint64_t memory_limit;	 /* bytes; 0: none */
@@ -224,6 +224,12 @@ int runtime_restore(struct runtime *rt, const char *id, const struct restore_opt
  * node that goes away for good. -EBUSY while a container's cgroup is below.
  */
 int runtime_remove_cgroup_parent(struct runtime *rt, struct error *err);
+
+/*
+ * Records an operation done on the runtime's behalf elsewhere (runc create,
+ * run by the container's monitor process) in the runtime's metrics.
+ */
+void runtime_observe(struct runtime *rt, const char *op, unsigned long long start_ns, int r);
 
 /* The paths in use, for messages. */
 const char *runtime_root(const struct runtime *rt);

@@ -16,17 +16,28 @@
 #include "ferry/fs.h"
 #include "ferry/netns.h"
 
-/* In the forked child: a new netns, lo up, bind-mounted on path. */
-static int __attribute__((noreturn)) child(const char *path, int report)
+/* In the forked child: a new namespace, set up, bind-mounted on path. */
+static int __attribute__((noreturn)) child(const char *path, int type, const char *hostname,
+					   int report)
 {
 	int e = 0;
 	struct ifreq ifr;
 	int s = -1;
+	const char *self = type == CLONE_NEWNET ? "/proc/self/ns/net"
+			 : type == CLONE_NEWIPC ? "/proc/self/ns/ipc"
+						: "/proc/self/ns/uts";
 
-	if (unshare(CLONE_NEWNET) < 0) {
+	if (unshare(type) < 0) {
 		e = errno;
 		goto out;
 	}
+	if (type == CLONE_NEWUTS) {
+		if (hostname && sethostname(hostname, strlen(hostname)) < 0)
+			e = errno;
+		goto mount;
+	}
+	if (type != CLONE_NEWNET)
+		goto mount;
 	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (s < 0) {
 		e = errno;
@@ -43,7 +54,8 @@ static int __attribute__((noreturn)) child(const char *path, int report)
 		e = errno;
 		goto out;
 	}
-	if (mount("/proc/self/ns/net", path, NULL, MS_BIND, NULL) < 0)
+mount:
+	if (!e && mount(self, path, NULL, MS_BIND, NULL) < 0)
 		e = errno;
 out:
 	(void)!write(report, &e, sizeof(e));
@@ -51,6 +63,11 @@ out:
 }
 
 int netns_create(const char *path, struct error *err)
+{
+	return ns_create(path, CLONE_NEWNET, NULL, err);
+}
+
+int ns_create(const char *path, int type, const char *hostname, struct error *err)
 {
 	cleanup_close int fd = -EBADF;
 	int p[2], e = 0, status;
@@ -71,7 +88,7 @@ int netns_create(const char *path, struct error *err)
 		return error_set(err, e, "fork");
 	}
 	if (pid == 0)
-		child(path, p[1]);
+		child(path, type, hostname, p[1]);
 	close(p[1]);
 	if (read(p[0], &e, sizeof(e)) != sizeof(e))
 		e = EIO;
@@ -79,7 +96,7 @@ int netns_create(const char *path, struct error *err)
 	(void)waitpid(pid, &status, 0);
 	if (e) {
 		(void)unlink(path);
-		return error_set(err, e, "cannot make a network namespace at '%s'", path);
+		return error_set(err, e, "cannot make a namespace at '%s'", path);
 	}
 	return 0;
 }

@@ -129,6 +129,11 @@ void instrument_op(struct runtime *rt, const char *op, unsigned long long start_
 		metric_add(rt->ops_errors, labels, 1);
 }
 
+void runtime_observe(struct runtime *rt, const char *op, unsigned long long start_ns, int r)
+{
+	instrument_op(rt, op, start_ns, r);
+}
+
 /*
  * The last error-level message in runc's JSON log, which is what runc would
  * have printed: {"level":"error","msg":"...","time":"..."}.

@@ -110,10 +110,17 @@ int runtime_bundle_write(const struct runtime *rt, const char *id,
 	for (size_t i = 0; i < ELEMENTSOF(cap_sets); i++)
 		json_object_set_new(caps, cap_sets[i], strings(default_caps, ncaps));
 
+	/* The image carries no environment: PATH is ours unless the container sets it. */
+	json_t *env = strings(c->env ? c->env : default_env, 0);
+	bool has_path = false;
+	for (const char *const *e = c->env; e && *e; e++)
+		has_path = has_path || strncmp(*e, "PATH=", 5) == 0;
+	if (c->env && !has_path)
+		json_array_insert_new(env, 0, json_string(default_env[0]));
+
 	json_t *process = json_pack("{s:b, s:{s:i, s:i}, s:o, s:o, s:s, s:o, s:b, s:[{s:s, s:i, s:i}]}",
 				    "terminal", 0, "user", "uid", 0, "gid", 0, "args",
-				    strings(c->args, 0), "env",
-				    strings(c->env ? c->env : default_env, 0), "cwd",
+				    strings(c->args, 0), "env", env, "cwd",
 				    c->cwd ? c->cwd : "/", "capabilities", caps, "noNewPrivileges", 1,
 				    "rlimits", "type", "RLIMIT_NOFILE", "hard", 1024, "soft", 1024);
 

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The node agent's pod manager: the kubelet's role. It keeps pods in the
+ * store, runs one worker thread per pod (create, start, postStart hooks,
+ * exits, restart policy with back-off, graceful deletion), and re-adopts what
+ * is still running after the agent restarts, killing nothing.
+ *
+ * Pods are addressed by namespace and name from the API, but nothing on disk
+ * is named after them: a pod's files live under pods/<uid>, the uid being the
+ * agent's own.
+ */
+#ifndef FERRY_AGENT_H
+#define FERRY_AGENT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "ferry/error.h"
+
+struct agent;
+struct metrics;
+struct runtime;
+struct image_store;
+
+struct agent_config {
+	const char *node_name;
+	const char *host_ip;	/* the address the agent listens on, reported as status.hostIP */
+	const char *state_dir;
+	const char *monitor_path; /* ferry-monitor */
+	const char *runc_path;
+	unsigned backoff_base_ms; /* restart back-off: base, doubled per restart, capped */
+	unsigned backoff_max_ms;
+	struct runtime *rt;
+	struct image_store *images;
+	struct metrics *metrics;
+};
+
+/* Opens the store, loads every pod and re-adopts its containers; starts the workers. */
+int agent_new(const struct agent_config *cfg, struct agent **ret, struct error *err);
+/* Stops the workers (containers keep running) and frees. NULL-safe. */
+struct agent *agent_free(struct agent *a);
+
+/*
+ * Admits a pod (a parsed Pod object) into namespace ns: validated, checked
+ * against the image store, stored, and handed to a worker. ret_pod gets the
+ * Pod as the API returns it. -EINVAL (422), -EEXIST (409), with messages.
+ */
+int agent_pod_create(struct agent *a, const char *ns, json_t *pod, json_t **ret_pod,
+		     struct error *err);
+int agent_pod_get(struct agent *a, const char *ns, const char *name, json_t **ret_pod,
+		  struct error *err);
+/* A PodList of one namespace, or of all (ns NULL). */
+int agent_pod_list(struct agent *a, const char *ns, json_t **ret_list, struct error *err);
+/* Starts a graceful deletion; ret_pod: the Pod with its deletionTimestamp. */
+int agent_pod_delete(struct agent *a, const char *ns, const char *name, json_t **ret_pod,
+		     struct error *err);
+/* An EventList of the pod's events. */
+int agent_pod_events(struct agent *a, const char *ns, const char *name, json_t **ret_list,
+		     struct error *err);
+
+/*
+ * The path of a container's current log file (CRI format) and whether the
+ * container has finished (a follower stops at the end of the file then).
+ * container NULL: the pod's only container (-EINVAL when it has several).
+ */
+int agent_container_log(struct agent *a, const char *ns, const char *name,
+			const char *container, char **ret_path, struct error *err);
+/* True while the container may still write to its current log. */
+bool agent_container_running(struct agent *a, const char *ns, const char *name,
+			     const char *container);
+
+/* Runs argv in a running container; ret_exit and ret_output as runtime_exec. */
+int agent_container_exec(struct agent *a, const char *ns, const char *name,
+			 const char *container, const char *const argv[], int *ret_exit,
+			 char **ret_output, struct error *err);
+
+/* Updates the pod gauges in the metrics registry (before a scrape). */
+void agent_update_metrics(struct agent *a);
+
+#endif

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * An HTTPS client for the agent's API (libcurl with GnuTLS): the CLI's, and
+ * later the agents' among themselves. The server is always verified against
+ * the given CA; there is no option to skip that.
+ */
+#ifndef FERRY_CLIENT_H
+#define FERRY_CLIENT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ferry/error.h"
+
+struct client;
+
+/* base_url: "https://127.0.0.2:10250"; ca_file: PEM bundle to trust. */
+int client_new(const char *base_url, const char *ca_file, struct client **ret,
+	       struct error *err);
+struct client *client_free(struct client *c);
+
+struct client_reply {
+	long status;
+	char *body; /* NUL-terminated */
+	size_t len;
+};
+
+void client_reply_done(struct client_reply *r);
+
+/*
+ * One request. body may be NULL. Returns 0 when an HTTP answer came (any
+ * status, see reply->status), -errno when none did (unreachable, TLS failure),
+ * with curl's message in err.
+ */
+int client_request(struct client *c, const char *method, const char *path, const char *body,
+		   size_t len, const char *content_type, struct client_reply *reply,
+		   struct error *err);
+
+/* POSTs a file as the body, showing progress on stderr when progress is true. */
+int client_upload(struct client *c, const char *path, const char *file, bool progress,
+		  struct client_reply *reply, struct error *err);
+
+/* GETs path and writes the body to fd as it arrives (a followed log). */
+int client_stream(struct client *c, const char *path, int fd, long *ret_status,
+		  struct error *err);
+
+/*
+ * The message of an error reply: a Kubernetes Status's "message", or the body.
+ * Allocated.
+ */
+char *client_error_message(const struct client_reply *reply);
+
+#endif

@@ -1,0 +1,632 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#define LOG_PREFIX "agent"
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "agent-internal.h"
+#include "ferry/cleanup.h"
+#include "ferry/fs.h"
+#include "ferry/image.h"
+#include "ferry/log.h"
+#include "ferry/metrics.h"
+#include "ferry/netns.h"
+#include "ferry/runtime.h"
+#include "ferry/store.h"
+
+static void uuid4(char out[37])
+{
+	unsigned char b[16];
+	if (getrandom(b, sizeof(b), 0) != sizeof(b))
+		for (size_t i = 0; i < sizeof(b); i++)
+			b[i] = (unsigned char)rand();
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+		 b[13], b[14], b[15]);
+}
+
+void pod_free(struct pod *p)
+{
+	if (!p)
+		return;
+	json_decref(p->pod_json);
+	json_decref(p->state);
+	pod_spec_free(p->spec);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->wake);
+	free(p);
+}
+
+static struct pod *pod_alloc(struct agent *a, const char *uid, json_t *pod_json,
+			     struct pod_spec *spec, json_t *state)
+{
+	struct pod *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->agent = a;
+	snprintf(p->uid, sizeof(p->uid), "%s", uid);
+	snprintf(p->dir, sizeof(p->dir), "%s/pods/%s", a->state_dir, uid);
+	snprintf(p->netns, sizeof(p->netns), "%s/netns", p->dir);
+	snprintf(p->ipcns, sizeof(p->ipcns), "%s/ipcns", p->dir);
+	snprintf(p->utsns, sizeof(p->utsns), "%s/utsns", p->dir);
+	p->pod_json = pod_json;
+	p->spec = spec;
+	p->state = state;
+	p->containers = json_object_get(state, "containers");
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->wake, NULL);
+	return p;
+}
+
+static int start_worker(struct pod *p, struct error *err)
+{
+	int r = pthread_create(&p->thread, NULL, pod_worker, p);
+	if (r != 0)
+		return error_set(err, r, "cannot start the worker of pod '%s'", p->spec->name);
+	p->has_thread = true;
+	return 0;
+}
+
+/* With a->lock held. */
+static struct pod *find(struct agent *a, const char *ns, const char *name)
+{
+	for (struct pod *p = a->pods; p; p = p->next)
+		if (strcmp(p->spec->namespace_, ns) == 0 && strcmp(p->spec->name, name) == 0)
+			return p;
+	return NULL;
+}
+
+void agent_remove_pod(struct agent *a, struct pod *p)
+{
+	pthread_mutex_lock(&a->lock);
+	for (struct pod **pp = &a->pods; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	pthread_mutex_unlock(&a->lock);
+	pthread_detach(p->thread);
+	pod_free(p);
+}
+
+/* --------------------------------------------------------------- the API's view */
+
+static json_t *container_status(struct pod *p, size_t i)
+{
+	json_t *c = json_array_get(p->containers, i);
+	const struct container_spec *cs = &p->spec->containers[i];
+	const char *s = cstr(c, "state") ?: "waiting";
+	json_t *state;
+
+	if (strcmp(s, "running") == 0)
+		state = json_pack("{s:{s:O?}}", "running", "startedAt", json_object_get(c, "startedAt"));
+	else if (strcmp(s, "terminated") == 0)
+		state = json_pack("{s:{s:O?, s:O?, s:O?, s:O?, s:O?, s:O?}}", "terminated", "exitCode",
+				  json_object_get(c, "exitCode"), "signal",
+				  json_object_get(c, "signal"), "reason", json_object_get(c, "reason"),
+				  "message", json_object_get(c, "message"), "startedAt",
+				  json_object_get(c, "startedAt"), "finishedAt",
+				  json_object_get(c, "finishedAt"));
+	else
+		state = json_pack("{s:{s:s, s:O?}}", "waiting", "reason",
+				  cstr(c, "reason") ?: "ContainerCreating", "message",
+				  json_object_get(c, "message"));
+	json_t *st = json_pack("{s:s, s:o, s:b, s:I, s:s, s:b}", "name", cs->name, "state", state,
+			       "ready", strcmp(s, "running") == 0, "restartCount",
+			       (json_int_t)cint(c, "restartCount"), "image", cs->image, "started",
+			       strcmp(s, "running") == 0);
+	if (json_object_get(c, "lastState"))
+		json_object_set(st, "lastState", json_object_get(c, "lastState"));
+	else
+		json_object_set_new(st, "lastState", json_object());
+	if (cstr(c, "imageID"))
+		json_object_set(st, "imageID", json_object_get(c, "imageID"));
+	if (cstr(c, "id")) {
+		char cid[160];
+		snprintf(cid, sizeof(cid), "runc://%s", cstr(c, "id"));
+		json_object_set_new(st, "containerID", json_string(cid));
+	}
+	return st;
+}
+
+/* The Pod as the API returns it. With p->lock held. */
+static json_t *pod_view(struct pod *p)
+{
+	struct agent *a = p->agent;
+	json_t *pod = json_deep_copy(p->pod_json);
+	json_t *statuses = json_array();
+	bool all_ready = true;
+
+	for (size_t i = 0; i < p->spec->n_containers; i++) {
+		json_t *cs = container_status(p, i);
+		all_ready = all_ready && json_is_true(json_object_get(cs, "ready"));
+		json_array_append_new(statuses, cs);
+	}
+	json_t *ts = json_object_get(json_object_get(p->pod_json, "metadata"), "creationTimestamp");
+	const char *ready = all_ready ? "True" : "False";
+	json_t *conditions = json_pack(
+		"[{s:s, s:s, s:O}, {s:s, s:s, s:O}, {s:s, s:s, s:O}, {s:s, s:s, s:O}]", "type",
+		"PodScheduled", "status", "True", "lastTransitionTime", ts, "type", "Initialized",
+		"status", "True", "lastTransitionTime", ts, "type", "ContainersReady", "status", ready,
+		"lastTransitionTime", ts, "type", "Ready", "status", ready, "lastTransitionTime", ts);
+	json_t *status = json_pack("{s:s, s:o, s:s, s:o}", "phase", pod_phase(p), "conditions",
+				   conditions, "hostIP", a->host_ip, "containerStatuses", statuses);
+	if (json_object_get(p->state, "startTime"))
+		json_object_set(status, "startTime", json_object_get(p->state, "startTime"));
+	json_object_set_new(pod, "status", status);
+	json_object_set_new(json_object_get(pod, "spec"), "nodeName", json_string(a->node_name));
+	if (json_object_get(p->state, "deletionTimestamp"))
+		json_object_set(json_object_get(pod, "metadata"), "deletionTimestamp",
+				json_object_get(p->state, "deletionTimestamp"));
+	return pod;
+}
+
+/* --------------------------------------------------------------- lifecycle */
+
+static int load_one(const struct store_pod *sp, void *userdata)
+{
+	struct agent *a = userdata;
+	struct error err = { 0 };
+	struct pod_spec *spec = NULL;
+	json_t *pod_json = json_loads(sp->spec, 0, NULL);
+	json_t *state = json_loads(sp->state, 0, NULL);
+
+	if (!pod_json || !state || pod_spec_from_json(pod_json, sp->namespace_, true, &spec, &err) < 0) {
+		log_error("pod='%s/%s' uid=%s cannot be loaded, leaving it alone: %s", sp->namespace_,
+			  sp->name, sp->uid, err.msg[0] ? err.msg : "corrupt record");
+		json_decref(pod_json);
+		json_decref(state);
+		return 0;
+	}
+	struct pod *p = pod_alloc(a, sp->uid, pod_json, spec, state);
+	if (!p)
+		return -ENOMEM;
+	if (json_object_get(state, "deletionTimestamp"))
+		p->deleting = true;
+	size_t adopted = 0;
+	for (size_t i = 0; i < spec->n_containers; i++) {
+		json_t *c = json_array_get(json_object_get(state, "containers"), i);
+		if (cstr(c, "state") && strcmp(cstr(c, "state"), "running") == 0)
+			adopted++;
+	}
+	log_info("pod='%s/%s' re-adopted (%zu running container(s))", sp->namespace_, sp->name,
+		 adopted);
+	p->next = a->pods;
+	a->pods = p;
+	return 0;
+}
+
+int agent_new(const struct agent_config *cfg, struct agent **ret, struct error *err)
+{
+	static const char *const phase_label[] = { "phase", NULL };
+	static const char *const reason_label[] = { "reason", NULL };
+	struct agent *a = calloc(1, sizeof(*a));
+	int r;
+
+	if (!a)
+		return error_set(err, ENOMEM, "agent");
+	pthread_mutex_init(&a->lock, NULL);
+	a->node_name = strdup(cfg->node_name);
+	a->host_ip = strdup(cfg->host_ip);
+	a->state_dir = strdup(cfg->state_dir);
+	a->monitor_path = strdup(cfg->monitor_path);
+	a->runc_path = strdup(cfg->runc_path ? cfg->runc_path : "runc");
+	a->backoff_base_ms = cfg->backoff_base_ms ? cfg->backoff_base_ms : 1000;
+	a->backoff_max_ms = cfg->backoff_max_ms ? cfg->backoff_max_ms : 60000;
+	a->rt = cfg->rt;
+	a->images = cfg->images;
+	a->metrics = cfg->metrics;
+	if (cfg->metrics) {
+		a->pods_gauge = metrics_register(cfg->metrics, METRIC_GAUGE, "ferry_pods",
+						 "Pods on this node by phase.", phase_label, NULL, 0);
+		a->events_total = metrics_register(cfg->metrics, METRIC_COUNTER,
+						   "ferry_pod_events_total",
+						   "Pod events recorded, by reason.", reason_label,
+						   NULL, 0);
+	}
+	cleanup_free char *db = path_join(cfg->state_dir, "ferry.db");
+	cleanup_free char *pods = path_join(cfg->state_dir, "pods");
+	if (!a->node_name || !a->host_ip || !a->state_dir || !a->monitor_path || !a->runc_path ||
+	    !db || !pods) {
+		agent_free(a);
+		return error_set(err, ENOMEM, "agent");
+	}
+	if ((r = mkdir_p(pods, 0700)) < 0) {
+		agent_free(a);
+		return error_set(err, r, "cannot create '%s'", pods);
+	}
+	r = store_open(db, &a->store, err);
+	if (r >= 0)
+		r = store_pod_foreach(a->store, load_one, a, err);
+	for (struct pod *p = a->pods; r >= 0 && p; p = p->next)
+		r = start_worker(p, err);
+	if (r < 0) {
+		agent_free(a);
+		return r;
+	}
+	*ret = a;
+	return 0;
+}
+
+struct agent *agent_free(struct agent *a)
+{
+	if (!a)
+		return NULL;
+	/* Stop the workers; a deletion under way finishes first. Containers run on. */
+	pthread_mutex_lock(&a->lock);
+	for (struct pod *p = a->pods; p; p = p->next) {
+		pthread_mutex_lock(&p->lock);
+		p->stop = !p->deleting;
+		pthread_cond_signal(&p->wake);
+		pthread_mutex_unlock(&p->lock);
+	}
+	pthread_mutex_unlock(&a->lock);
+	for (;;) {
+		pthread_mutex_lock(&a->lock);
+		struct pod *p = a->pods;
+		while (p && (!p->has_thread || p->deleting))
+			p = p->next;
+		if (!p) {
+			bool deleting = false;
+			for (struct pod *q = a->pods; q; q = q->next)
+				deleting = deleting || (q->has_thread && q->deleting);
+			pthread_mutex_unlock(&a->lock);
+			if (!deleting)
+				break;
+			usleep(100 * 1000); /* a deletion removes its pod itself */
+			continue;
+		}
+		p->has_thread = false;
+		pthread_t t = p->thread;
+		pthread_mutex_unlock(&a->lock);
+		pthread_join(t, NULL);
+	}
+	while (a->pods) {
+		struct pod *p = a->pods;
+		a->pods = p->next;
+		pod_free(p);
+	}
+	store_free(a->store);
+	pthread_mutex_destroy(&a->lock);
+	free(a->node_name);
+	free(a->host_ip);
+	free(a->state_dir);
+	free(a->monitor_path);
+	free(a->runc_path);
+	free(a);
+	return NULL;
+}
+
+int agent_pod_create(struct agent *a, const char *ns, json_t *pod, json_t **ret_pod,
+		     struct error *err)
+{
+	struct pod_spec *spec = NULL;
+	struct image_info img;
+	char uid[37], now[48];
+	int r;
+
+	if (!name_is_dns_label(ns))
+		return error_setx(err, EINVAL, "namespace '%s' is not a DNS-1123 label", ns);
+	r = pod_spec_from_json(pod, ns, true, &spec, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < spec->n_containers; i++) {
+		struct error e2 = { 0 };
+		if (image_store_get(a->images, spec->containers[i].image, &img, &e2) < 0) {
+			r = error_setx(err, EINVAL,
+				       "spec.containers[%zu].image: Invalid value: \"%s\": no such "
+				       "image on node '%s' (ferry image import)",
+				       i, spec->containers[i].image, a->node_name);
+			pod_spec_free(spec);
+			return r;
+		}
+	}
+
+	uuid4(uid);
+	rfc3339_now(now, sizeof(now));
+	now[19] = 'Z'; /* creationTimestamp has whole seconds */
+	now[20] = '\0';
+	json_t *meta = json_pack("{s:s, s:s, s:s, s:s, s:O, s:O}", "name", spec->name, "namespace",
+				 spec->namespace_, "uid", uid, "creationTimestamp", now, "labels",
+				 spec->labels, "annotations", spec->annotations);
+	json_t *spec_json = json_deep_copy(json_object_get(pod, "spec"));
+	json_t *pod_json = json_pack("{s:s, s:s, s:o, s:o}", "apiVersion", "v1", "kind", "Pod",
+				     "metadata", meta, "spec", spec_json);
+	json_object_set_new(spec_json, "restartPolicy",
+			    json_string(restart_policy_to_string(spec->restart_policy)));
+	json_object_set_new(spec_json, "terminationGracePeriodSeconds",
+			    json_integer(spec->grace_period_s));
+	json_t *containers = json_array();
+	for (size_t i = 0; i < spec->n_containers; i++)
+		json_array_append_new(containers,
+				      json_pack("{s:s, s:s, s:i, s:s}", "name", spec->containers[i].name,
+						"state", "waiting", "restartCount", 0, "reason",
+						"ContainerCreating"));
+	json_t *state = json_pack("{s:o, s:s}", "containers", containers, "startTime", now);
+
+	struct pod *p = pod_alloc(a, uid, pod_json, spec, state);
+	if (!p) {
+		json_decref(pod_json);
+		json_decref(state);
+		pod_spec_free(spec);
+		return error_set(err, ENOMEM, "pod");
+	}
+
+	pthread_mutex_lock(&a->lock);
+	if (find(a, spec->namespace_, spec->name)) {
+		pthread_mutex_unlock(&a->lock);
+		r = error_setx(err, EEXIST, "pods \"%s\" already exists in namespace '%s'", spec->name,
+			       spec->namespace_);
+		pod_free(p);
+		return r;
+	}
+	/* The sandbox: the pod's network, IPC and UTS namespaces, owned by the agent. */
+	if ((r = mkdir_p(p->dir, 0700)) < 0) {
+		error_set(err, r, "cannot create '%s'", p->dir);
+	} else if ((r = ns_create(p->netns, CLONE_NEWNET, NULL, err)) >= 0 &&
+		   (r = ns_create(p->ipcns, CLONE_NEWIPC, NULL, err)) >= 0 &&
+		   (r = ns_create(p->utsns, CLONE_NEWUTS, spec->name, err)) >= 0) {
+		cleanup_free char *spec_text = json_dumps(pod_json, JSON_COMPACT);
+		cleanup_free char *state_text = json_dumps(state, JSON_COMPACT);
+		struct store_pod sp = { uid, spec->namespace_, spec->name, spec_text, state_text, now };
+		r = store_pod_insert(a->store, &sp, err);
+		if (r >= 0)
+			r = start_worker(p, err);
+		if (r < 0)
+			(void)store_pod_delete(a->store, uid, NULL);
+	}
+	if (r < 0) {
+		pthread_mutex_unlock(&a->lock);
+		(void)netns_remove(p->netns, NULL);
+		(void)netns_remove(p->ipcns, NULL);
+		(void)netns_remove(p->utsns, NULL);
+		(void)rm_rf(p->dir, NULL);
+		pod_free(p);
+		return r;
+	}
+	p->next = a->pods;
+	a->pods = p;
+	pthread_mutex_lock(&p->lock);
+	*ret_pod = pod_view(p);
+	pthread_mutex_unlock(&p->lock);
+	pthread_mutex_unlock(&a->lock);
+	pod_event(p, "Normal", "Scheduled", "Assigned %s/%s to %s", p->spec->namespace_,
+		  p->spec->name, a->node_name);
+	return 0;
+}
+
+static int not_found(struct error *err, const char *ns, const char *name)
+{
+	return error_setx(err, ENOENT, "pods \"%s\" not found in namespace '%s'", name, ns);
+}
+
+int agent_pod_get(struct agent *a, const char *ns, const char *name, json_t **ret_pod,
+		  struct error *err)
+{
+	pthread_mutex_lock(&a->lock);
+	struct pod *p = find(a, ns, name);
+	if (p) {
+		pthread_mutex_lock(&p->lock);
+		*ret_pod = pod_view(p);
+		pthread_mutex_unlock(&p->lock);
+	}
+	pthread_mutex_unlock(&a->lock);
+	return p ? 0 : not_found(err, ns, name);
+}
+
+static int cmp_pods(const void *x, const void *y)
+{
+	json_t *const *a = x, *const *b = y;
+	json_t *ma = json_object_get(*a, "metadata"), *mb = json_object_get(*b, "metadata");
+	int c = strcmp(json_string_value(json_object_get(ma, "namespace")),
+		       json_string_value(json_object_get(mb, "namespace")));
+	return c ? c : strcmp(json_string_value(json_object_get(ma, "name")),
+			      json_string_value(json_object_get(mb, "name")));
+}
+
+int agent_pod_list(struct agent *a, const char *ns, json_t **ret_list, struct error *err)
+{
+	json_t *items[1024];
+	size_t n = 0;
+
+	pthread_mutex_lock(&a->lock);
+	for (struct pod *p = a->pods; p && n < ELEMENTSOF(items); p = p->next) {
+		if (ns && strcmp(p->spec->namespace_, ns) != 0)
+			continue;
+		pthread_mutex_lock(&p->lock);
+		items[n++] = pod_view(p);
+		pthread_mutex_unlock(&p->lock);
+	}
+	pthread_mutex_unlock(&a->lock);
+	qsort(items, n, sizeof(items[0]), cmp_pods);
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, items[i]);
+	*ret_list = json_pack("{s:s, s:s, s:{}, s:o}", "apiVersion", "v1", "kind", "PodList",
+			      "metadata", "items", arr);
+	return *ret_list ? 0 : error_set(err, ENOMEM, "pod list");
+}
+
+int agent_pod_delete(struct agent *a, const char *ns, const char *name, json_t **ret_pod,
+		     struct error *err)
+{
+	char now[48];
+
+	pthread_mutex_lock(&a->lock);
+	struct pod *p = find(a, ns, name);
+	if (!p) {
+		pthread_mutex_unlock(&a->lock);
+		return not_found(err, ns, name);
+	}
+	pthread_mutex_lock(&p->lock);
+	if (!p->deleting) {
+		p->deleting = true;
+		rfc3339_now(now, sizeof(now));
+		now[19] = 'Z';
+		now[20] = '\0';
+		json_object_set_new(p->state, "deletionTimestamp", json_string(now));
+	}
+	pthread_cond_signal(&p->wake);
+	*ret_pod = pod_view(p);
+	pthread_mutex_unlock(&p->lock);
+	pthread_mutex_unlock(&a->lock);
+	pod_persist(p); /* a restarted agent finishes the deletion */
+	return 0;
+}
+
+struct events_ctx {
+	json_t *items;
+	json_t *involved;
+};
+
+static int add_event(const struct store_event *e, void *userdata)
+{
+	struct events_ctx *c = userdata;
+	json_array_append_new(c->items,
+			      json_pack("{s:s, s:s, s:O, s:s, s:s, s:s, s:s}", "apiVersion", "v1",
+					"kind", "Event", "involvedObject", c->involved, "type", e->type,
+					"reason", e->reason, "message", e->message, "lastTimestamp",
+					e->time));
+	return 0;
+}
+
+int agent_pod_events(struct agent *a, const char *ns, const char *name, json_t **ret_list,
+		     struct error *err)
+{
+	char uid[40];
+	pthread_mutex_lock(&a->lock);
+	struct pod *p = find(a, ns, name);
+	if (p)
+		snprintf(uid, sizeof(uid), "%s", p->uid);
+	pthread_mutex_unlock(&a->lock);
+	if (!p)
+		return not_found(err, ns, name);
+	struct events_ctx c = { json_array(), json_pack("{s:s, s:s, s:s, s:s}", "kind", "Pod",
+							 "namespace", ns, "name", name, "uid", uid) };
+	int r = store_event_foreach(a->store, uid, add_event, &c, err);
+	json_decref(c.involved);
+	if (r < 0) {
+		json_decref(c.items);
+		return r;
+	}
+	*ret_list = json_pack("{s:s, s:s, s:o}", "apiVersion", "v1", "kind", "EventList", "items",
+			      c.items);
+	return 0;
+}
+
+/* With a->lock held: the index of the named container (or the only one). */
+static int container_index(struct pod *p, const char *container, struct error *err)
+{
+	if (!container) {
+		if (p->spec->n_containers == 1)
+			return 0;
+		return error_setx(err, EINVAL,
+				  "pod '%s' has %zu containers: choose one (-c NAME, or container=NAME)",
+				  p->spec->name, p->spec->n_containers);
+	}
+	for (size_t i = 0; i < p->spec->n_containers; i++)
+		if (strcmp(p->spec->containers[i].name, container) == 0)
+			return (int)i;
+	return error_setx(err, ENOENT, "container '%s' not found in pod '%s'", container,
+			  p->spec->name);
+}
+
+int agent_container_log(struct agent *a, const char *ns, const char *name,
+			const char *container, char **ret_path, struct error *err)
+{
+	int r;
+	pthread_mutex_lock(&a->lock);
+	struct pod *p = find(a, ns, name);
+	if (!p)
+		r = not_found(err, ns, name);
+	else if ((r = container_index(p, container, err)) >= 0) {
+		pthread_mutex_lock(&p->lock);
+		json_t *c = json_array_get(p->containers, (size_t)r);
+		long long restart = cint(c, "restartCount");
+		/* a container waiting to restart shows the log of its last run */
+		if (!cstr(c, "id") && restart == 0)
+			r = error_setx(err, ENOENT, "container '%s' has not started yet",
+				       p->spec->containers[r].name);
+		else if (asprintf(ret_path, "%s/logs/%s/%lld.log", p->dir,
+				  p->spec->containers[r].name,
+				  strcmp(cstr(c, "state") ?: "", "waiting") == 0 && restart > 0
+					  ? restart - 1
+					  : restart) < 0)
+			r = error_set(err, ENOMEM, "log");
+		pthread_mutex_unlock(&p->lock);
+	}
+	pthread_mutex_unlock(&a->lock);
+	return r < 0 ? r : 0;
+}
+
+bool agent_container_running(struct agent *a, const char *ns, const char *name,
+			     const char *container)
+{
+	bool running = false;
+	pthread_mutex_lock(&a->lock);
+	struct pod *p = find(a, ns, name);
+	int i = p ? container_index(p, container, NULL) : -1;
+	if (i >= 0) {
+		pthread_mutex_lock(&p->lock);
+		json_t *c = json_array_get(p->containers, (size_t)i);
+		running = strcmp(cstr(c, "state") ?: "", "running") == 0;
+		pthread_mutex_unlock(&p->lock);
+	}
+	pthread_mutex_unlock(&a->lock);
+	return running;
+}
+
+int agent_container_exec(struct agent *a, const char *ns, const char *name,
+			 const char *container, const char *const argv[], int *ret_exit,
+			 char **ret_output, struct error *err)
+{
+	char id[160] = "";
+	int r;
+
+	pthread_mutex_lock(&a->lock);
+	struct pod *p = find(a, ns, name);
+	if (!p)
+		r = not_found(err, ns, name);
+	else if ((r = container_index(p, container, err)) >= 0) {
+		pthread_mutex_lock(&p->lock);
+		json_t *c = json_array_get(p->containers, (size_t)r);
+		if (strcmp(cstr(c, "state") ?: "", "running") != 0)
+			r = error_setx(err, EBUSY, "container '%s' is not running",
+				       p->spec->containers[r].name);
+		else
+			snprintf(id, sizeof(id), "%s", cstr(c, "id"));
+		pthread_mutex_unlock(&p->lock);
+	}
+	pthread_mutex_unlock(&a->lock);
+	if (r < 0)
+		return r;
+	return runtime_exec(a->rt, id, argv, 0, ret_exit, ret_output, err);
+}
+
+void agent_update_metrics(struct agent *a)
+{
+	static const char *const phases[] = { "Pending", "Running", "Succeeded", "Failed" };
+	double count[4] = { 0 };
+
+	pthread_mutex_lock(&a->lock);
+	for (struct pod *p = a->pods; p; p = p->next) {
+		pthread_mutex_lock(&p->lock);
+		const char *ph = pod_phase(p);
+		pthread_mutex_unlock(&p->lock);
+		for (size_t i = 0; i < 4; i++)
+			if (strcmp(ph, phases[i]) == 0)
+				count[i]++;
+	}
+	pthread_mutex_unlock(&a->lock);
+	for (size_t i = 0; i < 4; i++) {
+		const char *const l[] = { phases[i] };
+		metric_set(a->pods_gauge, l, count[i]);
+	}
+}

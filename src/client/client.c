@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#define _GNU_SOURCE
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ferry/cleanup.h"
+#include "ferry/client.h"
+#include "ferry/fs.h"
+
+struct client {
+	char *base;
+	char *ca;
+	char curl_err[CURL_ERROR_SIZE];
+};
+
+int client_new(const char *base_url, const char *ca_file, struct client **ret,
+	       struct error *err)
+{
+	static bool global_init;
+	struct client *c;
+
+	if (!base_url || strncmp(base_url, "https://", 8) != 0)
+		return error_setx(err, EINVAL, "node '%s': must be an https:// URL",
+				  base_url ? base_url : "");
+	if (!ca_file)
+		return error_setx(err, EINVAL,
+				  "no CA certificate to verify the node with (--ca FILE or FERRY_CA; "
+				  "the agent prints where its CA certificate is)");
+	if (access(ca_file, R_OK) < 0)
+		return error_set(err, errno, "CA certificate '%s'", ca_file);
+	if (!global_init) {
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		global_init = true;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c || !(c->base = strdup(base_url)) || !(c->ca = strdup(ca_file))) {
+		client_free(c);
+		return error_set(err, ENOMEM, "client");
+	}
+	size_t n = strlen(c->base);
+	while (n > 8 && c->base[n - 1] == '/')
+		c->base[--n] = '\0';
+	*ret = c;
+	return 0;
+}
+
+struct client *client_free(struct client *c)
+{
+	if (!c)
+		return NULL;
+	free(c->base);
+	free(c->ca);
+	free(c);
+	return NULL;
+}
+
+void client_reply_done(struct client_reply *r)
+{
+	free(r->body);
+	r->body = NULL;
+	r->len = 0;
+}
+
+static size_t collect(char *data, size_t size, size_t n, void *userdata)
+{
+	struct client_reply *r = userdata;
+	size_t add = size * n;
+	char *nb = realloc(r->body, r->len + add + 1);
+	if (!nb)
+		return 0;
+	r->body = nb;
+	memcpy(r->body + r->len, data, add);
+	r->len += add;
+	r->body[r->len] = '\0';
+	return add;
+}
+
+static CURL *prepare(struct client *c, const char *method, const char *path)
+{
+	CURL *h = curl_easy_init();
+	char url[4096];
+
+	if (!h)
+		return NULL;
+	snprintf(url, sizeof(url), "%s%s", c->base, path);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(h, CURLOPT_CAINFO, c->ca);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->curl_err);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	c->curl_err[0] = '\0';
+	return h;
+}
+
+static int fail(struct client *c, CURLcode rc, struct error *err)
+{
+	int code = rc == CURLE_COULDNT_CONNECT ? ECONNREFUSED
+		   : rc == CURLE_OPERATION_TIMEDOUT ? ETIMEDOUT
+		   : rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ? EPERM
+											   : EIO;
+	return error_setx(err, code, "cannot reach %s: %s", c->base,
+			  c->curl_err[0] ? c->curl_err : curl_easy_strerror(rc));
+}
+
+int client_request(struct client *c, const char *method, const char *path, const char *body,
+		   size_t len, const char *content_type, struct client_reply *reply,
+		   struct error *err)
+{
+	struct curl_slist *hdr = NULL;
+	CURL *h = prepare(c, method, path);
+	CURLcode rc;
+	char ct[128];
+
+	memset(reply, 0, sizeof(*reply));
+	if (!h)
+		return error_set(err, ENOMEM, "curl");
+	if (body) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+		snprintf(ct, sizeof(ct), "Content-Type: %s", content_type ? content_type : "application/json");
+		hdr = curl_slist_append(hdr, ct);
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+	}
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, reply);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 300L);
+	rc = curl_easy_perform(h);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &reply->status);
+	int r = rc == CURLE_OK ? 0 : fail(c, rc, err);
+	curl_slist_free_all(hdr);
+	curl_easy_cleanup(h);
+	if (r < 0)
+		client_reply_done(reply);
+	return r;
+}
+
+struct progress {
+	const char *what;
+	curl_off_t last_shown;
+	unsigned long long start;
+};
+
+static int show_progress(void *p_, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+			 curl_off_t ulnow)
+{
+	struct progress *p = p_;
+	char a[32], b[32];
+	(void)dltotal;
+	(void)dlnow;
+	if (ultotal <= 0 || ulnow == p->last_shown)
+		return 0;
+	p->last_shown = ulnow;
+	int pct = (int)(ulnow * 100 / ultotal);
+	double secs = (double)(now_ns() - p->start) / 1e9;
+	fprintf(stderr, "\r%s [%-30.*s] %3d%% %s / %s %.1fs", p->what, pct * 30 / 100,
+		"##############################", pct, format_bytes((unsigned long long)ulnow, a, sizeof(a)),
+		format_bytes((unsigned long long)ultotal, b, sizeof(b)), secs);
+	if (ulnow == ultotal)
+		fputc('\n', stderr);
+	return 0;
+}
+
+int client_upload(struct client *c, const char *path, const char *file, bool progress,
+		  struct client_reply *reply, struct error *err)
+{
+	struct curl_slist *hdr = NULL;
+	struct stat st;
+	FILE *f;
+	CURLcode rc;
+
+	memset(reply, 0, sizeof(*reply));
+	f = fopen(file, "re");
+	if (!f || fstat(fileno(f), &st) < 0) {
+		int e = errno;
+		if (f)
+			fclose(f);
+		return error_set(err, e, "cannot open '%s'", file);
+	}
+	CURL *h = prepare(c, "POST", path);
+	if (!h) {
+		fclose(f);
+		return error_set(err, ENOMEM, "curl");
+	}
+	struct progress p = { .what = "uploading", .last_shown = -1, .start = now_ns() };
+	hdr = curl_slist_append(hdr, "Content-Type: application/x-tar");
+	hdr = curl_slist_append(hdr, "Expect:");
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+	curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "POST");
+	curl_easy_setopt(h, CURLOPT_READDATA, f);
+	curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)st.st_size);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, reply);
+	if (progress) {
+		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, show_progress);
+		curl_easy_setopt(h, CURLOPT_XFERINFODATA, &p);
+	}
+	rc = curl_easy_perform(h);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &reply->status);
+	int r = rc == CURLE_OK ? 0 : fail(c, rc, err);
+	curl_slist_free_all(hdr);
+	curl_easy_cleanup(h);
+	fclose(f);
+	if (r < 0)
+		client_reply_done(reply);
+	return r;
+}
+
+struct sink {
+	int fd;
+	long status;
+	CURL *h;
+	struct client_reply err_body;
+};
+
+static size_t to_fd(char *data, size_t size, size_t n, void *userdata)
+{
+	struct sink *s = userdata;
+	size_t len = size * n;
+	if (!s->status)
+		curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &s->status);
+	if (s->status != 200)
+		return collect(data, size, n, &s->err_body);
+	for (size_t off = 0; off < len;) {
+		ssize_t w = write(s->fd, data + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return 0;
+		off += (size_t)w;
+	}
+	return len;
+}
+
+int client_stream(struct client *c, const char *path, int fd, long *ret_status,
+		  struct error *err)
+{
+	CURL *h = prepare(c, "GET", path);
+	struct sink s = { .fd = fd, .h = h };
+	CURLcode rc;
+
+	if (!h)
+		return error_set(err, ENOMEM, "curl");
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, to_fd);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
+	rc = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &s.status);
+	int r = rc == CURLE_OK ? 0 : fail(c, rc, err);
+	if (r >= 0 && s.status != 200) {
+		cleanup_free char *msg = client_error_message(&s.err_body);
+		r = error_setx(err, EIO, "%s", msg ? msg : "request failed");
+	}
+	client_reply_done(&s.err_body);
+	curl_easy_cleanup(h);
+	*ret_status = s.status;
+	return r;
+}
+
+char *client_error_message(const struct client_reply *reply)
+{
+	json_t *j = reply->body ? json_loads(reply->body, 0, NULL) : NULL;
+	const char *m = json_string_value(json_object_get(j, "message"));
+	char *out;
+	if (m)
+		out = strdup(m);
+	else if (reply->body && *reply->body)
+		out = strndup(reply->body, 1000);
+	else if (asprintf(&out, "HTTP %ld", reply->status) < 0)
+		out = NULL;
+	json_decref(j);
+	return out;
+}
