@@ -160,6 +160,18 @@ static bool route_match(const char *pattern, const char *path, struct http_reque
 	return *p == '\0' && *u == '\0';
 }
 
+/* "/a/../b", "/a/./b": never a name, whatever route it might match. */
+static bool has_dot_segment(const char *path)
+{
+	for (const char *p = path; (p = strchr(p, '/')); p++) {
+		const char *e = strchrnul(p + 1, '/');
+		size_t n = (size_t)(e - p - 1);
+		if ((n == 1 && p[1] == '.') || (n == 2 && p[1] == '.' && p[2] == '.'))
+			return true;
+	}
+	return false;
+}
+
 static void clear_params(struct http_request *req)
 {
 	for (size_t i = 0; i < req->n_params; i++)
@@ -316,7 +328,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 
 	/* The whole request is in: answer it. */
 	int status;
-	if (!pd->route) {
+	if (has_dot_segment(url)) {
+		http_reply_error(&res, 400, NULL,
+				 "invalid path '%s': '.' and '..' segments are not allowed", url);
+	} else if (!pd->route) {
 		bool known = pd->req.route && strcmp(pd->req.route, "405") == 0;
 		http_reply_error(&res, known ? 405 : 404, NULL, "%s %s: %s", method, url,
 				 known ? "method not allowed" : "no such path");

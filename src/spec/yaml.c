@@ -212,7 +212,7 @@ static int emit_scalar(yaml_emitter_t *e, const char *text, bool plain_ok)
 	if (!plain_ok)
 		style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
 	yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)text, (int)strlen(text),
-				     plain_ok, plain_ok, style);
+				     plain_ok, 1, style);
 	return yaml_emitter_emit(e, &ev) ? 0 : -EIO;
 }
 

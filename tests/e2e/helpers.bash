@@ -1,0 +1,105 @@
+# Shared by the agent tests: a cluster CA, two real ferryd processes on
+# 127.0.0.2 and 127.0.0.3 (each with its own state dir, runc root and cgroup
+# parent), and the ferry CLI pointed at them.
+
+: "${FERRY:=ferry}"
+: "${FERRYD:=ferryd}"
+: "${FERRY_TEST_IMAGE:?FERRY_TEST_IMAGE must name the test image}"
+PORT=${FERRY_TEST_PORT:-10350}
+NODE_A=https://127.0.0.2:$PORT
+NODE_B=https://127.0.0.3:$PORT
+
+need_root() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "skip: needs root" >&3
+		exit 77
+	fi
+}
+
+# start_agent NAME ADDR: starts ferryd in the background, waits until it answers.
+start_agent() {
+	local name=$1 addr=$2 dir=$W/$1
+	mkdir -p "$dir"
+	"$FERRYD" --name "$name" --listen "$addr:$PORT" --state-dir "$dir/state" \
+		--cluster-ca "$W/ca" --cgroup-parent "ferry-e2e-$name" --backoff-base-ms 300 \
+		--log-level debug >>"$dir/ferryd.log" 2>&1 &
+	echo $! >"$dir/pid"
+	for _ in $(seq 100); do
+		curl -sf --cacert "$W/ca/ca.crt" "https://$addr:$PORT/healthz" >/dev/null && return 0
+		sleep 0.1
+	done
+	echo "ferryd $name did not come up:" >&2
+	cat "$dir/ferryd.log" >&2
+	return 1
+}
+
+stop_agent() { # NAME [SIGNAL]
+	local pid
+	pid=$(cat "$W/$1/pid" 2>/dev/null) || return 0
+	kill "-${2:-TERM}" "$pid" 2>/dev/null || true
+	for _ in $(seq 100); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+}
+
+# ferry_a / ferry_b ARGS...: the CLI against node a or b.
+ferry_a() { "$FERRY" --node "$NODE_A" --ca "$W/ca/ca.crt" "$@"; }
+ferry_b() { "$FERRY" --node "$NODE_B" --ca "$W/ca/ca.crt" "$@"; }
+
+# api_a METHOD PATH [curl args...]: raw HTTPS; prints the body, then "HTTP <code>".
+api_a() {
+	local method=$1 path=$2
+	shift 2
+	curl -s --cacert "$W/ca/ca.crt" -X "$method" -w '\nHTTP %{http_code}\n' "$@" "$NODE_A$path"
+}
+
+# wait_for SECONDS COMMAND...: until COMMAND succeeds.
+wait_for() {
+	local t=$1
+	shift
+	for _ in $(seq $((t * 5))); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	echo "timed out waiting for: $*" >&2
+	return 1
+}
+
+pod_phase() { ferry_a get pod "$1" -o json | grep -m1 '"phase"' | sed 's/.*: "\(.*\)".*/\1/'; }
+phase_is() { [ "$(pod_phase "$1")" = "$2" ]; }
+
+setup_agents() {
+	need_root
+	W=$(mktemp -d /tmp/ferry-e2e-agents-XXXXXX)
+	export W
+	"$FERRY" ca init "$W/ca" >/dev/null
+	start_agent node-a 127.0.0.2
+	start_agent node-b 127.0.0.3
+	ferry_a image import test "$FERRY_TEST_IMAGE" >/dev/null
+	ferry_b image import test "$FERRY_TEST_IMAGE" >/dev/null
+}
+
+# Deletes every pod, stops the agents, and checks that nothing is left behind.
+teardown_agents() {
+	local n
+	for n in node-a node-b; do
+		local node=$NODE_A
+		[ "$n" = node-b ] && node=$NODE_B
+		for p in $("$FERRY" --node "$node" --ca "$W/ca/ca.crt" get pods -A -o json 2>/dev/null |
+			grep -A2 '"metadata"' | sed -n 's/.*"name": "\(.*\)".*/\1/p'); do
+			"$FERRY" --node "$node" --ca "$W/ca/ca.crt" delete pod "$p" >/dev/null 2>&1 || true
+		done
+		stop_agent "$n"
+	done
+	local left
+	left=$(grep "$W" /proc/self/mountinfo | awk '{print $5}')
+	left+=$(ls -d /sys/fs/cgroup/*/ferry-e2e-node-*/*/ 2>/dev/null)
+	if [ -n "$left" ]; then
+		echo "left behind: $left" >&2
+		for m in $(grep "$W" /proc/self/mountinfo | awk '{print $5}' | sort -r); do umount -l "$m"; done
+	fi
+	for d in /sys/fs/cgroup/*/ferry-e2e-node-*; do rmdir "$d" 2>/dev/null || true; done
+	rm -rf "$W"
+	[ -z "$left" ]
+}
