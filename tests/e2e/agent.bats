@@ -294,7 +294,55 @@ YAML
 	grep -q "CA certificate: $W/solo/state/tls/ca.crt" "$W/solo/log"
 }
 
+@test "ferryd reads its settings from a config file; flags win" {
+	mkdir -p "$W/conf"
+	cat >"$W/conf/node.yaml" <<YAML
+name: from-file
+listen: 127.0.0.6:$PORT
+stateDir: $W/conf/state
+clusterCA: $W/ca
+cgroupParent: ferry-e2e-node-conf
+logLevel: debug
+YAML
+	"$FERRYD" --config "$W/conf/node.yaml" --name conf >"$W/conf/log" 2>&1 &
+	pid=$!
+	wait_for 10 curl -sf --cacert "$W/ca/ca.crt" "https://127.0.0.6:$PORT/healthz"
+	kill "$pid"
+	wait "$pid" || true
+	grep -q "node='conf' serving https://127.0.0.6:$PORT state='$W/conf/state'" "$W/conf/log"
+	grep -q " debug " "$W/conf/log"
+	echo "colour: blue" >"$W/conf/bad.yaml"
+	run "$FERRYD" --config "$W/conf/bad.yaml" --name conf
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"unknown setting 'colour'"* ]]
+}
+
+@test "resource limits become cgroup limits; unknown fields are ignored" {
+	ferry_a apply -f - <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: limited, somethingNew: 1}
+spec:
+  nodeSelector: {disk: ssd}
+  containers:
+  - name: c
+    image: test
+    command: ["sleep", "1000"]
+    imagePullPolicy: Never
+    resources: {limits: {memory: 64Mi, cpu: 250m}}
+YAML
+	wait_for 20 phase_is limited Running
+	id=$(ferry_a get pod limited -o json | sed -n 's/.*"containerID": "runc:\/\/\(.*\)".*/\1/p')
+	[ -n "$id" ]
+	[ "$(cat /sys/fs/cgroup/memory/ferry-e2e-node-a/$id/memory.limit_in_bytes)" = 67108864 ]
+	[ "$(cat /sys/fs/cgroup/cpu/ferry-e2e-node-a/$id/cpu.cfs_quota_us)" = 25000 ]
+	ferry_a delete pod limited
+}
+
 @test "healthz and metrics answer over HTTPS" {
+	api_a POST /api/v1/namespaces/default/pods --data-binary '{"metadata":{"name":"A_B"},"spec":{}}' >/dev/null
+	echo '{"metadata":{"name":"m"},"spec":{"containers":[{"name":"c","image":"test","command":["sleep","1000"]}]}}' | ferry_a apply -f -
+	wait_for 20 phase_is m Running
 	run api_a GET /healthz
 	[[ "$output" == "ok"*"HTTP 200" ]]
 	run api_a GET /metrics
@@ -302,5 +350,6 @@ YAML
 	[[ "$output" == *'ferry_runtime_operations_total{operation_type="create"}'* ]]
 	[[ "$output" == *'ferry_runtime_operations_duration_seconds_bucket{operation_type="start",le='* ]]
 	[[ "$output" == *'ferry_http_requests_total{route="/api/v1/namespaces/{ns}/pods",method="POST",code="422"}'* ]]
-	[[ "$output" == *'ferry_pods{phase="Running"}'* ]]
+	[[ "$output" == *'ferry_pods{phase="Running"} 1'* ]]
+	ferry_a delete pod m
 }
