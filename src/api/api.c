@@ -113,52 +113,39 @@ static void pods_create(struct http_request *req, struct http_response *res, voi
 	http_reply_json(res, 201, pod);
 }
 
-static void pod_get(struct http_request *req, struct http_response *res, void *u)
+typedef int (*pod_op_fn)(struct agent *a, const char *ns, const char *name, json_t **ret,
+			 struct error *err);
+
+/* GET, DELETE and events of one pod: the same shape, a different agent call. */
+static void pod_op(struct http_request *req, struct http_response *res, struct api *api,
+		   pod_op_fn op)
 {
-	struct api *api = u;
 	struct error err = { 0 };
 	const char *ns, *name;
-	json_t *pod;
+	json_t *v;
 
 	if (!names_ok(req, res, &ns, &name))
 		return;
-	int r = agent_pod_get(api->agent, ns, name, &pod, &err);
+	int r = op(api->agent, ns, name, &v, &err);
 	if (r < 0)
 		reply_err(res, r, &err);
 	else
-		http_reply_json(res, 200, pod);
+		http_reply_json(res, 200, v);
+}
+
+static void pod_get(struct http_request *req, struct http_response *res, void *u)
+{
+	pod_op(req, res, u, agent_pod_get);
 }
 
 static void pod_delete(struct http_request *req, struct http_response *res, void *u)
 {
-	struct api *api = u;
-	struct error err = { 0 };
-	const char *ns, *name;
-	json_t *pod;
-
-	if (!names_ok(req, res, &ns, &name))
-		return;
-	int r = agent_pod_delete(api->agent, ns, name, &pod, &err);
-	if (r < 0)
-		reply_err(res, r, &err);
-	else
-		http_reply_json(res, 200, pod);
+	pod_op(req, res, u, agent_pod_delete);
 }
 
 static void pod_events(struct http_request *req, struct http_response *res, void *u)
 {
-	struct api *api = u;
-	struct error err = { 0 };
-	const char *ns, *name;
-	json_t *list;
-
-	if (!names_ok(req, res, &ns, &name))
-		return;
-	int r = agent_pod_events(api->agent, ns, name, &list, &err);
-	if (r < 0)
-		reply_err(res, r, &err);
-	else
-		http_reply_json(res, 200, list);
+	pod_op(req, res, u, agent_pod_events);
 }
 
 /* ------------------------------------------------------------------ logs */
