@@ -74,6 +74,35 @@ int agent_container_exec(struct agent *a, const char *ns, const char *name,
 			 const char *container, const char *const argv[], int *ret_exit,
 			 char **ret_output, struct error *err);
 
+struct agent_checkpoint_opts {
+	const char *container; /* NULL: the whole pod */
+	bool leave_running;    /* a snapshot; otherwise the pod is stopped and deleted */
+	int tcp_established;   /* 1, 0, or -1: the pod's annotation, default on */
+	int file_locks;	       /* likewise */
+	const char *compress;  /* "zstd" (default), "gzip", "none" */
+	bool kubelet_name;     /* checkpoint-<pod>_<ns>-<container>-<time>.tar, as the kubelet */
+	unsigned timeout_ms;   /* per CRIU dump; 0: the runtime's default */
+};
+
+/*
+ * Checkpoints a pod (or one container) consistently into an archive in
+ * STATE/checkpoints. ret: {archive, path, size, digest, leftRunning, stats}.
+ * On failure the pod runs on as before. -EBUSY when a container is not running.
+ */
+int agent_pod_checkpoint(struct agent *a, const char *ns, const char *name,
+			 const struct agent_checkpoint_opts *o, json_t **ret, struct error *err);
+
+/*
+ * Restores an archive as a pod named name (NULL: the name it had) in ns. The
+ * archive is verified (format, version, every digest) before anything is done
+ * with it; the images must be here with the same digests. ret_pod: the Pod.
+ */
+int agent_pod_restore(struct agent *a, const char *ns, const char *name, const char *archive,
+		      json_t **ret_pod, struct error *err);
+
+/* STATE/checkpoints, where archives live. */
+const char *agent_checkpoints_dir(struct agent *a);
+
 /* Updates the pod gauges in the metrics registry (before a scrape). */
 void agent_update_metrics(struct agent *a);
 

@@ -41,6 +41,14 @@ int client_request(struct client *c, const char *method, const char *path, const
 int client_upload(struct client *c, const char *path, const char *file, bool progress,
 		  struct client_reply *reply, struct error *err);
 
+/*
+ * GETs path into file (written as file.part, renamed when complete), showing
+ * progress on stderr when progress is true. When the server sends
+ * X-Checkpoint-Digest, the file's sha256 must match it. ret_bytes may be NULL.
+ */
+int client_download(struct client *c, const char *path, const char *file, bool progress,
+		    unsigned long long *ret_bytes, struct error *err);
+
 /* GETs path and writes the body to fd as it arrives (a followed log). */
 int client_stream(struct client *c, const char *path, int fd, long *ret_status,
 		  struct error *err);

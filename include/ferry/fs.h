@@ -58,6 +58,12 @@ bool name_is_dns_label(const char *name);
  */
 bool name_is_valid(const char *name);
 
+/*
+ * A file name from elsewhere (an archive's): 1 to 255 of [A-Za-z0-9_.:-],
+ * starting alphanumeric, no "..". Never contains '/'.
+ */
+bool name_is_safe_filename(const char *name);
+
 /* Monotonic clock in nanoseconds. */
 unsigned long long now_ns(void);
 

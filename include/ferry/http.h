@@ -54,6 +54,9 @@ struct http_response {
 	void *stream_cls;
 	void (*stream_free)(void *cls);
 	char header_name[64], header_value[256]; /* one extra header, optional */
+	bool from_file; /* the body is file_fd (owned, closed by the server), file_size bytes */
+	int file_fd;
+	unsigned long long file_size;
 };
 
 typedef void (*http_handler_fn)(struct http_request *req, struct http_response *res,

@@ -10,7 +10,10 @@
  *
  *	ferry-monitor --root R --id ID --bundle DIR --log FILE --exit-file FILE
  *	              --sync-fd N [--runc PATH]
+ *	              [--restore IMAGES --work DIR [--tcp-established] [--file-locks]]
  *
+ * With --restore, the container comes back from CRIU images (runc restore
+ * --detach) instead of being created, and is running when the monitor reports.
  * On the sync fd it writes one JSON line, {"pid":N} once the container is
  * created (the agent then runs `runc start`), or {"error":"..."}, then closes
  * it. The exit file, written atomically when init exits:

@@ -27,6 +27,7 @@
 #define FERRY_RUNTIME_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -230,6 +231,9 @@ int runtime_remove_cgroup_parent(struct runtime *rt, struct error *err);
  * run by the container's monitor process) in the runtime's metrics.
  */
 void runtime_observe(struct runtime *rt, const char *op, unsigned long long start_ns, int r);
+
+/* CRIU's version ("4.2.1"), asked of it once; "unknown" when it does not answer. */
+void runtime_criu_version(struct runtime *rt, char *buf, size_t len);
 
 /* The paths in use, for messages. */
 const char *runtime_root(const struct runtime *rt);

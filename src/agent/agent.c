@@ -2,6 +2,7 @@
 #define LOG_PREFIX "agent"
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "agent-internal.h"
+#include "ferry/ckpt.h"
 #include "ferry/cleanup.h"
 #include "ferry/fs.h"
 #include "ferry/image.h"
@@ -18,6 +20,7 @@
 #include "ferry/netns.h"
 #include "ferry/runtime.h"
 #include "ferry/store.h"
+#include "ferry/tarball.h"
 
 static void uuid4(char out[37])
 {
@@ -233,14 +236,15 @@ int agent_new(const struct agent_config *cfg, struct agent **ret, struct error *
 	}
 	cleanup_free char *db = path_join(cfg->state_dir, "ferry.db");
 	cleanup_free char *pods = path_join(cfg->state_dir, "pods");
+	a->checkpoints_dir = path_join(cfg->state_dir, "checkpoints");
 	if (!a->node_name || !a->host_ip || !a->state_dir || !a->monitor_path || !a->runc_path ||
-	    !db || !pods) {
+	    !db || !pods || !a->checkpoints_dir) {
 		agent_free(a);
 		return error_set(err, ENOMEM, "agent");
 	}
-	if ((r = mkdir_p(pods, 0700)) < 0) {
+	if ((r = mkdir_p(pods, 0700)) < 0 || (r = mkdir_p(a->checkpoints_dir, 0700)) < 0) {
 		agent_free(a);
-		return error_set(err, r, "cannot create '%s'", pods);
+		return error_set(err, r, "cannot create directories in '%s'", cfg->state_dir);
 	}
 	r = store_open(db, &a->store, err);
 	if (r >= 0)
@@ -300,56 +304,40 @@ struct agent *agent_free(struct agent *a)
 	free(a->state_dir);
 	free(a->monitor_path);
 	free(a->runc_path);
+	free(a->checkpoints_dir);
 	free(a);
 	return NULL;
 }
 
-int agent_pod_create(struct agent *a, const char *ns, json_t *pod, json_t **ret_pod,
-		     struct error *err)
+static void timestamp(char now[48])
 {
-	struct pod_spec *spec = NULL;
-	struct image_info img;
-	char uid[37], now[48];
+	rfc3339_now(now, 48);
+	now[19] = 'Z'; /* Kubernetes timestamps have whole seconds */
+	now[20] = '\0';
+}
+
+/*
+ * Takes a validated pod in: the Pod as the API shows it, its record, its
+ * sandbox, its row in the store, its worker. restore_dir: an unpacked
+ * checkpoint to move into the pod's directory first (may be NULL).
+ */
+static int admit(struct agent *a, const char *uid, struct pod_spec *spec, json_t *spec_json,
+		 json_t *state, const char *restore_dir, json_t **ret_pod, struct error *err)
+{
+	char now[48];
 	int r;
 
-	if (!name_is_dns_label(ns))
-		return error_setx(err, EINVAL, "namespace '%s' is not a DNS-1123 label", ns);
-	r = pod_spec_from_json(pod, ns, true, &spec, err);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < spec->n_containers; i++) {
-		struct error e2 = { 0 };
-		if (image_store_get(a->images, spec->containers[i].image, &img, &e2) < 0) {
-			r = error_setx(err, EINVAL,
-				       "spec.containers[%zu].image: Invalid value: \"%s\": no such "
-				       "image on node '%s' (ferry image import)",
-				       i, spec->containers[i].image, a->node_name);
-			pod_spec_free(spec);
-			return r;
-		}
-	}
-
-	uuid4(uid);
-	rfc3339_now(now, sizeof(now));
-	now[19] = 'Z'; /* creationTimestamp has whole seconds */
-	now[20] = '\0';
+	timestamp(now);
 	json_t *meta = json_pack("{s:s, s:s, s:s, s:s, s:O, s:O}", "name", spec->name, "namespace",
 				 spec->namespace_, "uid", uid, "creationTimestamp", now, "labels",
 				 spec->labels, "annotations", spec->annotations);
-	json_t *spec_json = json_deep_copy(json_object_get(pod, "spec"));
 	json_t *pod_json = json_pack("{s:s, s:s, s:o, s:o}", "apiVersion", "v1", "kind", "Pod",
 				     "metadata", meta, "spec", spec_json);
 	json_object_set_new(spec_json, "restartPolicy",
 			    json_string(restart_policy_to_string(spec->restart_policy)));
 	json_object_set_new(spec_json, "terminationGracePeriodSeconds",
 			    json_integer(spec->grace_period_s));
-	json_t *containers = json_array();
-	for (size_t i = 0; i < spec->n_containers; i++)
-		json_array_append_new(containers,
-				      json_pack("{s:s, s:s, s:i, s:s}", "name", spec->containers[i].name,
-						"state", "waiting", "restartCount", 0, "reason",
-						"ContainerCreating"));
-	json_t *state = json_pack("{s:o, s:s}", "containers", containers, "startTime", now);
+	json_object_set_new(state, "startTime", json_string(now));
 
 	struct pod *p = pod_alloc(a, uid, pod_json, spec, state);
 	if (!p) {
@@ -367,9 +355,12 @@ int agent_pod_create(struct agent *a, const char *ns, json_t *pod, json_t **ret_
 		pod_free(p);
 		return r;
 	}
+	cleanup_free char *ckpt_dir = path_join(p->dir, "checkpoint");
 	/* The sandbox: the pod's network, IPC and UTS namespaces, owned by the agent. */
 	if ((r = mkdir_p(p->dir, 0700)) < 0) {
 		error_set(err, r, "cannot create '%s'", p->dir);
+	} else if (restore_dir && rename(restore_dir, ckpt_dir) < 0) {
+		r = error_set(err, errno, "cannot move the checkpoint into '%s'", p->dir);
 	} else if ((r = ns_create(p->netns, CLONE_NEWNET, NULL, err)) >= 0 &&
 		   (r = ns_create(p->ipcns, CLONE_NEWIPC, NULL, err)) >= 0 &&
 		   (r = ns_create(p->utsns, CLONE_NEWUTS, spec->name, err)) >= 0) {
@@ -400,6 +391,130 @@ int agent_pod_create(struct agent *a, const char *ns, json_t *pod, json_t **ret_
 	pod_event(p, "Normal", "Scheduled", "Assigned %s/%s to %s", p->spec->namespace_,
 		  p->spec->name, a->node_name);
 	return 0;
+}
+
+static int check_images(struct agent *a, struct pod_spec *spec, struct error *err)
+{
+	struct image_info img;
+	for (size_t i = 0; i < spec->n_containers; i++) {
+		struct error e2 = { 0 };
+		if (image_store_get(a->images, spec->containers[i].image, &img, &e2) < 0)
+			return error_setx(err, EINVAL,
+					  "spec.containers[%zu].image: Invalid value: \"%s\": no such "
+					  "image on node '%s' (ferry image import)",
+					  i, spec->containers[i].image, a->node_name);
+	}
+	return 0;
+}
+
+int agent_pod_create(struct agent *a, const char *ns, json_t *pod, json_t **ret_pod,
+		     struct error *err)
+{
+	struct pod_spec *spec = NULL;
+	char uid[37];
+	int r;
+
+	if (!name_is_dns_label(ns))
+		return error_setx(err, EINVAL, "namespace '%s' is not a DNS-1123 label", ns);
+	r = pod_spec_from_json(pod, ns, true, &spec, err);
+	if (r < 0)
+		return r;
+	r = check_images(a, spec, err);
+	if (r < 0) {
+		pod_spec_free(spec);
+		return r;
+	}
+	json_t *containers = json_array();
+	for (size_t i = 0; i < spec->n_containers; i++)
+		json_array_append_new(containers,
+				      json_pack("{s:s, s:s, s:i, s:s}", "name", spec->containers[i].name,
+						"state", "waiting", "restartCount", 0, "reason",
+						"ContainerCreating"));
+	uuid4(uid);
+	return admit(a, uid, spec, json_deep_copy(json_object_get(pod, "spec")),
+		     json_pack("{s:o}", "containers", containers), NULL, ret_pod, err);
+}
+
+int agent_pod_restore(struct agent *a, const char *ns, const char *name, const char *archive,
+		      json_t **ret_pod, struct error *err)
+{
+	cleanup_free char *tmp = NULL;
+	struct pod_spec *spec = NULL;
+	json_t *manifest = NULL;
+	char uid[37];
+	int r;
+
+	if (!name_is_dns_label(ns))
+		return error_setx(err, EINVAL, "namespace '%s' is not a DNS-1123 label", ns);
+	if (name && !name_is_dns_label(name))
+		return error_setx(err, EINVAL, "name '%s' is not a DNS-1123 label", name);
+	uuid4(uid);
+	if (asprintf(&tmp, "%s/images/tmp/restore-%s", a->state_dir, uid) < 0)
+		return error_set(err, ENOMEM, "restore");
+	/* Everything is verified before anything else is done with the archive. */
+	r = ckpt_unpack(archive, tmp, &manifest, err);
+	if (r < 0)
+		return r;
+
+	json_t *pod = json_deep_copy(json_object_get(manifest, "pod"));
+	json_t *meta = json_object_get(pod, "metadata");
+	if (!json_is_object(meta)) {
+		r = error_setx(err, EBADMSG, "the checkpoint's pod has no metadata");
+		goto out;
+	}
+	if (name)
+		json_object_set_new(meta, "name", json_string(name));
+	json_object_set_new(meta, "namespace", json_string(ns));
+	r = pod_spec_from_json(pod, ns, true, &spec, err);
+	if (r < 0) {
+		error_wrap(err, "the checkpoint's pod");
+		goto out;
+	}
+	r = check_images(a, spec, err);
+	/* The rootfs changes apply over the very image they were made on. */
+	json_t *mc, *opts = json_object_get(manifest, "options");
+	size_t i;
+	json_array_foreach(json_object_get(manifest, "containers"), i, mc)
+	{
+		struct image_info img;
+		const char *want = json_string_value(json_object_get(mc, "imageDigest"));
+		const char *image = json_string_value(json_object_get(mc, "image"));
+		if (r >= 0 && image && image_store_get(a->images, image, &img, NULL) == 0 && want &&
+		    strcmp(img.digest, want) != 0)
+			r = error_setx(err, EINVAL,
+				       "image '%s' on node '%s' is %s, the checkpoint was made on %s",
+				       image, a->node_name, img.digest, want);
+	}
+	if (r < 0) {
+		pod_spec_free(spec);
+		goto out;
+	}
+	json_t *containers = json_array();
+	for (size_t k = 0; k < spec->n_containers; k++) {
+		const char *cname = spec->containers[k].name;
+		char from[PATH_MAX];
+		bool dumped = false;
+		json_array_foreach(json_object_get(manifest, "containers"), i, mc)
+			dumped = dumped || strcmp(json_string_value(json_object_get(mc, "name")) ?: "", cname) == 0;
+		snprintf(from, sizeof(from), "%s/pods/%s/checkpoint/containers/%s", a->state_dir, uid,
+			 cname);
+		json_t *c = json_pack("{s:s, s:s, s:i, s:s}", "name", cname, "state", "waiting",
+				      "restartCount", 0, "reason",
+				      dumped ? "Restoring" : "ContainerCreating");
+		if (dumped) {
+			json_object_set_new(c, "restoreFrom", json_string(from));
+			json_object_set(c, "restoreTcpEstablished", json_object_get(opts, "tcpEstablished"));
+			json_object_set(c, "restoreFileLocks", json_object_get(opts, "fileLocks"));
+		}
+		json_array_append_new(containers, c);
+	}
+	r = admit(a, uid, spec, json_deep_copy(json_object_get(pod, "spec")),
+		  json_pack("{s:o}", "containers", containers), tmp, ret_pod, err);
+out:
+	json_decref(pod);
+	json_decref(manifest);
+	(void)rm_rf(tmp, NULL);
+	return r;
 }
 
 static int not_found(struct error *err, const char *ns, const char *name)
@@ -468,9 +583,7 @@ int agent_pod_delete(struct agent *a, const char *ns, const char *name, json_t *
 	pthread_mutex_lock(&p->lock);
 	if (!p->deleting) {
 		p->deleting = true;
-		rfc3339_now(now, sizeof(now));
-		now[19] = 'Z';
-		now[20] = '\0';
+		timestamp(now);
 		json_object_set_new(p->state, "deletionTimestamp", json_string(now));
 	}
 	pthread_cond_signal(&p->wake);
@@ -608,6 +721,90 @@ int agent_container_exec(struct agent *a, const char *ns, const char *name,
 	if (r < 0)
 		return r;
 	return runtime_exec(a->rt, id, argv, 0, ret_exit, ret_output, err);
+}
+
+const char *agent_checkpoints_dir(struct agent *a)
+{
+	return a->checkpoints_dir;
+}
+
+/* An annotation that turns a checkpoint option off ("false") or on; default on. */
+static bool pod_option(struct pod *p, int given, const char *annotation)
+{
+	if (given >= 0)
+		return given;
+	const char *v = json_string_value(json_object_get(p->spec->annotations, annotation));
+	return !v || strcmp(v, "false") != 0;
+}
+
+int agent_pod_checkpoint(struct agent *a, const char *ns, const char *name,
+			 const struct agent_checkpoint_opts *o, json_t **ret, struct error *err)
+{
+	int c = tar_compression_from_string(o->compress ? o->compress : "zstd");
+	char path[PATH_MAX], now[48];
+	static const char *const ext[] = { ".tar", ".tar.gz", ".tar.zst" };
+
+	if (c < 0)
+		return error_setx(err, EINVAL, "compression '%s': use zstd, gzip or none", o->compress);
+	if (o->container && !name_is_dns_label(o->container))
+		return error_setx(err, EINVAL, "invalid container name '%s'", o->container);
+	timestamp(now);
+	/* The kubelet's name: checkpoint-<pod>_<namespace>-<container>-<RFC 3339 time>.tar */
+	int n = snprintf(path, sizeof(path), "%s/checkpoint-%s_%s%s%s-%s", a->checkpoints_dir, name, ns,
+			 o->container ? "-" : "", o->container ? o->container : "", now);
+	for (int k = 2; k < 100; k++) {
+		snprintf(path + n, sizeof(path) - (size_t)n, "%s", ext[c]);
+		if (!path_exists(path))
+			break;
+		snprintf(path + n, sizeof(path) - (size_t)n, ".%d%s", k, ext[c]);
+		if (!path_exists(path))
+			break;
+	}
+
+	struct ckpt_request req = {
+		.container = o->container, .leave_running = o->leave_running, .compress = c,
+		.out_path = path, .timeout_ms = o->timeout_ms,
+	};
+	pthread_mutex_init(&req.lock, NULL);
+	pthread_cond_init(&req.cond, NULL);
+
+	pthread_mutex_lock(&a->lock);
+	struct pod *p = find(a, ns, name);
+	if (!p) {
+		pthread_mutex_unlock(&a->lock);
+		return not_found(err, ns, name);
+	}
+	pthread_mutex_lock(&p->lock);
+	int r = 0;
+	if (p->deleting)
+		r = error_setx(err, EBUSY, "pod '%s' is being deleted", name);
+	else if (p->ckpt)
+		r = error_setx(err, EBUSY, "pod '%s' is being checkpointed already", name);
+	else {
+		req.tcp_established = pod_option(p, o->tcp_established, "ferry.io/tcp-established");
+		req.file_locks = pod_option(p, o->file_locks, "ferry.io/file-locks");
+		p->ckpt = &req;
+		pthread_cond_signal(&p->wake);
+	}
+	pthread_mutex_unlock(&p->lock);
+	pthread_mutex_unlock(&a->lock);
+	if (r < 0)
+		return r;
+
+	/* The worker does it; the request is ours, so the pod may go meanwhile. */
+	pthread_mutex_lock(&req.lock);
+	while (!req.done)
+		pthread_cond_wait(&req.cond, &req.lock);
+	pthread_mutex_unlock(&req.lock);
+	pthread_mutex_destroy(&req.lock);
+	pthread_cond_destroy(&req.cond);
+	if (req.r < 0) {
+		if (err)
+			*err = req.err;
+		return req.r;
+	}
+	*ret = req.result;
+	return 0;
 }
 
 void agent_update_metrics(struct agent *a)

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "agent-internal.h"
+#include "ferry/ckpt.h"
 #include "ferry/cleanup.h"
 #include "ferry/fs.h"
 #include "ferry/image.h"
@@ -34,7 +35,7 @@
 #define HOOK_TIMEOUT_MS 30000
 #define MONITOR_SYNC_TIMEOUT_MS (RUNTIME_DEFAULT_TIMEOUT_MS + 10000)
 
-static const char *pod_ns(struct pod *p)
+const char *pod_ns(struct pod *p)
 {
 	return p->spec->namespace_;
 }
@@ -70,7 +71,7 @@ void pod_persist(struct pod *p)
 }
 
 /* Sets fields of container i under the lock: key, json value pairs, NULL-terminated. */
-static void cset(struct pod *p, size_t i, ...)
+void cset(struct pod *p, size_t i, ...)
 {
 	va_list ap;
 	pthread_mutex_lock(&p->lock);
@@ -90,17 +91,17 @@ static void cset(struct pod *p, size_t i, ...)
 	pthread_mutex_unlock(&p->lock);
 }
 
-static json_t *container(struct pod *p, size_t i)
+json_t *container(struct pod *p, size_t i)
 {
 	return json_array_get(p->containers, i);
 }
 
-static void container_id(struct pod *p, size_t i, long long restart, char *buf, size_t len)
+void container_id(struct pod *p, size_t i, long long restart, char *buf, size_t len)
 {
 	snprintf(buf, len, "%.8s-%s-%lld", p->uid, p->spec->containers[i].name, restart);
 }
 
-static void paths(struct pod *p, size_t i, long long restart, char *layer, char *log_dir,
+void paths(struct pod *p, size_t i, long long restart, char *layer, char *log_dir,
 		  char *log, char *exitf)
 {
 	const char *name = p->spec->containers[i].name;
@@ -130,8 +131,9 @@ static bool pid_alive(pid_t pid)
  * no one (the agent may restart; the monitor must not die with it), and waits
  * for its report: the container's init pid, or why runc create failed.
  */
-static int spawn_monitor(struct pod *p, const char *id, const char *bundle, const char *log,
-			 const char *exitf, pid_t *ret_pid, pid_t *ret_monitor, struct error *err)
+int spawn_monitor(struct pod *p, const char *id, const char *bundle, const char *log,
+		  const char *exitf, const struct monitor_restore *restore, pid_t *ret_pid,
+		  pid_t *ret_monitor, struct error *err)
 {
 	struct agent *a = p->agent;
 	char fdarg[16];
@@ -140,9 +142,21 @@ static int spawn_monitor(struct pod *p, const char *id, const char *bundle, cons
 	if (pipe2(sp, O_CLOEXEC) < 0)
 		return error_set(err, errno, "pipe");
 	snprintf(fdarg, sizeof(fdarg), "%d", sp[1]);
-	const char *argv[] = { a->monitor_path, "--root", runtime_root(a->rt), "--id", id,
-			       "--bundle", bundle, "--log", log, "--exit-file", exitf,
-			       "--sync-fd", fdarg, "--runc", a->runc_path, NULL };
+	const char *argv[24] = { a->monitor_path, "--root", runtime_root(a->rt), "--id", id,
+				 "--bundle", bundle, "--log", log, "--exit-file", exitf,
+				 "--sync-fd", fdarg, "--runc", a->runc_path, NULL };
+	if (restore) {
+		size_t n = 15;
+		argv[n++] = "--restore";
+		argv[n++] = restore->images;
+		argv[n++] = "--work";
+		argv[n++] = restore->work;
+		if (restore->tcp_established)
+			argv[n++] = "--tcp-established";
+		if (restore->file_locks)
+			argv[n++] = "--file-locks";
+		argv[n] = NULL;
+	}
 	pid_t child = fork();
 	if (child < 0) {
 		int e = errno;
@@ -268,20 +282,52 @@ static void start_container(struct pod *p, size_t i)
 	(void)unlink(exitf);
 	if ((r = mkdir_p(log_dir, 0700)) < 0 || (r = mkdir_p(exit_dir, 0700)) < 0)
 		error_set(&err, r, "cannot create the pod's directories");
+	/* A container that comes back from a checkpoint: its images, its rootfs changes. */
+	const char *from = cstr(container(p, i), "restoreFrom");
+	cleanup_free char *restore_from = from ? strdup(from) : NULL;
+	char images[PATH_MAX + 16], work[PATH_MAX + 16], rootfs[PATH_MAX + 16];
+	struct monitor_restore mr = { .images = images, .work = work,
+				      .tcp_established = json_is_true(json_object_get(
+					      container(p, i), "restoreTcpEstablished")),
+				      .file_locks = json_is_true(json_object_get(
+					      container(p, i), "restoreFileLocks")) };
+	if (restore_from) {
+		snprintf(images, sizeof(images), "%s/checkpoint", restore_from);
+		snprintf(work, sizeof(work), "%s/work", restore_from);
+		snprintf(rootfs, sizeof(rootfs), "%s/rootfs", layer);
+	}
 	if (r >= 0)
 		r = layer_create(lower, layer, NULL, NULL, &err);
+	if (r >= 0 && restore_from)
+		r = ckpt_rootfs_apply(restore_from, rootfs, &err);
 	if (r >= 0)
 		r = runtime_bundle_write(a->rt, id, &cc, layer, &err);
 	if (r >= 0) {
 		unsigned long long t0 = now_ns();
-		r = spawn_monitor(p, id, layer, log, exitf, &pid, &monitor, &err);
-		runtime_observe(a->rt, "create", t0, r);
+		r = spawn_monitor(p, id, layer, log, exitf, restore_from ? &mr : NULL, &pid, &monitor,
+				  &err);
+		runtime_observe(a->rt, restore_from ? "restore" : "create", t0, r);
 	}
 	if (r >= 0) {
 		cset(p, i, "id", json_string(id), "imageID", json_string(img.digest), "pid",
 		     json_integer(pid), "monitorPid", json_integer(monitor), NULL);
-		pod_event(p, "Normal", "Created", "Created container '%s' (%s)", cs->name, id);
-		r = runtime_start(a->rt, id, &err);
+		if (restore_from)
+			pod_event(p, "Normal", "Restored", "Restored container '%s' (%s) from its "
+				  "checkpoint", cs->name, id);
+		else
+			pod_event(p, "Normal", "Created", "Created container '%s' (%s)", cs->name, id);
+		if (!restore_from)
+			r = runtime_start(a->rt, id, &err);
+	}
+	if (r < 0 && restore_from) {
+		/* Nothing to retry from scratch: the pod's state is in the checkpoint, kept. */
+		mark_terminated(p, i, 128, 0, "RestoreError", err.msg, NULL);
+		cset(p, i, "id", json_string(id), NULL);
+		pod_event(p, "Warning", "Failed", "Error restoring container '%s': %s", cs->name,
+			  err.msg);
+		(void)runtime_delete(a->rt, id, true, NULL);
+		pod_persist(p);
+		return;
 	}
 	if (r < 0) {
 		mark_terminated(p, i, 128, 0, "StartError", err.msg, NULL);
@@ -294,9 +340,13 @@ static void start_container(struct pod *p, size_t i)
 	}
 	cset(p, i, "state", json_string("running"), "reason", NULL, "message", NULL, "exitCode",
 	     NULL, "signal", NULL, "finishedAt", NULL, "startedAt",
-	     json_string(rfc3339_now(now, sizeof(now))), "hookFailed", NULL, NULL);
-	pod_event(p, "Normal", "Started", "Started container '%s'", cs->name);
+	     json_string(rfc3339_now(now, sizeof(now))), "hookFailed", NULL, "restoreFrom", NULL,
+	     NULL);
+	if (!restore_from)
+		pod_event(p, "Normal", "Started", "Started container '%s'", cs->name);
 	pod_persist(p);
+	if (restore_from)
+		pod_restore_done(p);
 
 	if (cs->post_start) {
 		int code = -1;
@@ -366,6 +416,8 @@ static void check_running(struct pod *p, size_t i)
 
 static bool wants_restart(struct pod *p, json_t *c)
 {
+	if (strcmp(cstr(c, "reason") ?: "", "RestoreError") == 0)
+		return false;
 	switch (p->spec->restart_policy) {
 	case RESTART_ALWAYS: return true;
 	case RESTART_ON_FAILURE: return cint(c, "exitCode") != 0;
@@ -535,6 +587,16 @@ void *pod_worker(void *arg)
 		pthread_mutex_unlock(&p->lock);
 		if (stop)
 			return NULL;
+		struct ckpt_request *req = NULL;
+		pthread_mutex_lock(&p->lock);
+		req = p->ckpt;
+		p->ckpt = NULL;
+		pthread_mutex_unlock(&p->lock);
+		if (req)
+			pod_checkpoint_run(p, req);
+		pthread_mutex_lock(&p->lock);
+		deleting = p->deleting;
+		pthread_mutex_unlock(&p->lock);
 		if (deleting) {
 			terminate(p);
 			agent_remove_pod(p->agent, p);
@@ -563,6 +625,7 @@ void *pod_worker(void *arg)
 		}
 		pthread_mutex_lock(&p->lock);
 		if (!p->stop && !p->deleting)
+			if (!p->ckpt)
 			pthread_cond_timedwait(&p->wake, &p->lock, &ts);
 		pthread_mutex_unlock(&p->lock);
 	}

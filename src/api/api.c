@@ -2,7 +2,9 @@
 #define LOG_PREFIX "api"
 #define _GNU_SOURCE
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #include "ferry/agent.h"
 #include "ferry/api.h"
 #include "ferry/cleanup.h"
+#include "ferry/digest.h"
 #include "ferry/fs.h"
 #include "ferry/http.h"
 #include "ferry/image.h"
@@ -455,6 +458,234 @@ static void image_remove(struct http_request *req, struct http_response *res, vo
 	http_reply_json(res, 200, json_pack("{s:s, s:s}", "kind", "Status", "status", "Success"));
 }
 
+/* ------------------------------------------------------------------ checkpoints */
+
+static bool flag(struct http_request *req, const char *name, int *ret)
+{
+	const char *v = http_query(req, name);
+	if (!v)
+		return true;
+	if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+		*ret = 1;
+	else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+		*ret = 0;
+	else
+		return false;
+	return true;
+}
+
+static void reply_checkpoint(struct http_response *res, int r, const struct error *err, json_t *v)
+{
+	if (r < 0)
+		reply_err(res, r, err);
+	else
+		http_reply_json(res, 201, v);
+}
+
+/* ferry's own: POST /api/v1/namespaces/{ns}/pods/{name}/checkpoint */
+static void pod_checkpoint(struct http_request *req, struct http_response *res, void *u)
+{
+	struct api *api = u;
+	struct error err = { 0 };
+	struct agent_checkpoint_opts o = { .tcp_established = -1, .file_locks = -1 };
+	const char *ns, *name;
+	int leave = 0;
+	json_t *v = NULL;
+
+	if (!names_ok(req, res, &ns, &name))
+		return;
+	o.container = http_query(req, "container");
+	o.compress = http_query(req, "compress");
+	if (!flag(req, "leaveRunning", &leave) || !flag(req, "tcpEstablished", &o.tcp_established) ||
+	    !flag(req, "fileLocks", &o.file_locks)) {
+		http_reply_error(res, 400, "BadRequest",
+				 "leaveRunning, tcpEstablished and fileLocks take true or false");
+		return;
+	}
+	o.leave_running = leave;
+	int r = agent_pod_checkpoint(api->agent, ns, name, &o, &v, &err);
+	reply_checkpoint(res, r, &err, v);
+}
+
+/*
+ * The kubelet's: POST /checkpoint/{namespace}/{pod}/{container}?timeout=S,
+ * answering {"items":["<archive path>"]}. Like the kubelet's, it leaves the
+ * container running and writes an uncompressed tar.
+ */
+static void kubelet_checkpoint(struct http_request *req, struct http_response *res, void *u)
+{
+	struct api *api = u;
+	struct error err = { 0 };
+	struct agent_checkpoint_opts o = { .tcp_established = -1, .file_locks = -1,
+					   .leave_running = true, .compress = "none",
+					   .kubelet_name = true };
+	const char *ns = http_param(req, "namespace"), *pod = http_param(req, "pod");
+	const char *timeout = http_query(req, "timeout");
+	json_t *v = NULL;
+
+	o.container = http_param(req, "container");
+	if (!name_is_dns_label(ns) || !name_is_dns_label(pod) || !name_is_dns_label(o.container)) {
+		http_reply_error(res, 400, "BadRequest",
+				 "namespace, pod and container must be DNS-1123 labels");
+		return;
+	}
+	if (timeout) {
+		char *end;
+		long t = strtol(timeout, &end, 10);
+		if (*end || t <= 0 || t > 3600) {
+			http_reply_error(res, 400, "BadRequest", "timeout: '%s' is not a number of "
+					 "seconds (1-3600)", timeout);
+			return;
+		}
+		o.timeout_ms = (unsigned)t * 1000;
+	}
+	int r = agent_pod_checkpoint(api->agent, ns, pod, &o, &v, &err);
+	if (r < 0) {
+		reply_err(res, r, &err);
+		return;
+	}
+	http_reply_json(res, 200, json_pack("{s:[O]}", "items", json_object_get(v, "path")));
+	json_decref(v);
+}
+
+static char *archive_path(struct api *api, const char *name)
+{
+	return path_join(agent_checkpoints_dir(api->agent), name);
+}
+
+static void checkpoints_list(struct http_request *req, struct http_response *res, void *u)
+{
+	struct api *api = u;
+	const char *dir = agent_checkpoints_dir(api->agent);
+	json_t *items = json_array();
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		struct stat st;
+		if (!name_is_safe_filename(de->d_name))
+			continue;
+		cleanup_free char *p = path_join(dir, de->d_name);
+		if (p && stat(p, &st) == 0 && S_ISREG(st.st_mode))
+			json_array_append_new(items, json_pack("{s:s, s:I, s:I}", "name", de->d_name,
+							       "size", (json_int_t)st.st_size,
+							       "modified", (json_int_t)st.st_mtime));
+	}
+	if (d)
+		closedir(d);
+	http_reply_json(res, 200, json_pack("{s:s, s:o}", "kind", "CheckpointList", "items", items));
+}
+
+static bool archive_name_ok(struct http_request *req, struct http_response *res, const char *name)
+{
+	if (name_is_safe_filename(name))
+		return true;
+	http_reply_error(res, 400, "BadRequest",
+			 "invalid checkpoint name '%s': use [A-Za-z0-9_.:-], no '/' or '..'",
+			 name ? name : "");
+	return false;
+}
+
+/* Streamed, with its Content-Length and its digest in X-Checkpoint-Digest. */
+static void checkpoint_download(struct http_request *req, struct http_response *res, void *u)
+{
+	struct api *api = u;
+	const char *name = http_param(req, "archive");
+	struct error err = { 0 };
+	char digest[DIGEST_STR_LEN + 1];
+	struct stat st;
+
+	if (!archive_name_ok(req, res, name))
+		return;
+	cleanup_free char *path = archive_path(api, name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		if (fd >= 0)
+			close(fd);
+		http_reply_error(res, 404, NULL, "checkpoint '%s' not found", name);
+		return;
+	}
+	if (digest_file(path, digest, &err) < 0) {
+		close(fd);
+		http_reply_error(res, 500, NULL, "%s", err.msg);
+		return;
+	}
+	res->status = 200;
+	res->content_type = "application/x-tar";
+	res->from_file = true;
+	res->file_fd = fd;
+	res->file_size = (unsigned long long)st.st_size;
+	snprintf(res->header_name, sizeof(res->header_name), "X-Checkpoint-Digest");
+	snprintf(res->header_value, sizeof(res->header_value), "%s", digest);
+}
+
+static void checkpoint_upload(struct http_request *req, struct http_response *res, void *u)
+{
+	struct api *api = u;
+	const char *name = http_query(req, "name");
+	struct error err = { 0 };
+
+	if (!archive_name_ok(req, res, name))
+		return;
+	cleanup_free char *path = archive_path(api, name);
+	if (path_exists(path)) {
+		http_reply_error(res, 409, NULL, "checkpoint '%s' exists already on this node", name);
+		return;
+	}
+	/* Same file system: the spooled upload moves into place. */
+	if (rename(req->body_file, path) < 0 && copy_tree(req->body_file, path, &err) < 0) {
+		http_reply_error(res, 500, NULL, "cannot store the checkpoint: %s", err.msg);
+		return;
+	}
+	char digest[DIGEST_STR_LEN + 1] = "";
+	struct stat st = { 0 };
+	(void)digest_file(path, digest, NULL);
+	(void)stat(path, &st);
+	http_reply_json(res, 201, json_pack("{s:s, s:I, s:s}", "name", name, "size",
+					    (json_int_t)st.st_size, "digest", digest));
+}
+
+static void checkpoint_delete(struct http_request *req, struct http_response *res, void *u)
+{
+	struct api *api = u;
+	const char *name = http_param(req, "archive");
+	if (!archive_name_ok(req, res, name))
+		return;
+	cleanup_free char *path = archive_path(api, name);
+	if (unlink(path) < 0) {
+		http_reply_error(res, errno == ENOENT ? 404 : 500, NULL, "checkpoint '%s': %s", name,
+				 strerror(errno));
+		return;
+	}
+	http_reply_json(res, 200, json_pack("{s:s, s:s}", "kind", "Status", "status", "Success"));
+}
+
+/* POST /api/v1/namespaces/{ns}/restore?checkpoint=ARCHIVE[&name=NEW] */
+static void pod_restore(struct http_request *req, struct http_response *res, void *u)
+{
+	struct api *api = u;
+	struct error err = { 0 };
+	const char *ns, *archive = http_query(req, "checkpoint"), *name = http_query(req, "name");
+	json_t *pod = NULL;
+
+	if (!names_ok(req, res, &ns, NULL) || !archive_name_ok(req, res, archive))
+		return;
+	if (name && !name_is_dns_label(name)) {
+		http_reply_error(res, 400, "BadRequest", "invalid pod name '%s'", name);
+		return;
+	}
+	cleanup_free char *path = archive_path(api, archive);
+	if (!path_exists(path)) {
+		http_reply_error(res, 404, NULL, "checkpoint '%s' not found on this node", archive);
+		return;
+	}
+	int r = agent_pod_restore(api->agent, ns, name, path, &pod, &err);
+	if (r == -EBADMSG) {
+		http_reply_error(res, 422, "Invalid", "%s", err.msg);
+		return;
+	}
+	reply_checkpoint(res, r, &err, pod);
+}
+
 const struct http_route api_routes[] = {
 	{ "GET", "/healthz", healthz, 0, false },
 	{ "GET", "/metrics", metrics_text, 0, false },
@@ -469,5 +700,12 @@ const struct http_route api_routes[] = {
 	{ "GET", "/api/v1/images", images_list, 0, false },
 	{ "POST", "/api/v1/images", image_import, API_MAX_IMAGE_BODY, true },
 	{ "DELETE", "/api/v1/images/{name}", image_remove, 0, false },
+	{ "POST", "/checkpoint/{namespace}/{pod}/{container}", kubelet_checkpoint, 0, false },
+	{ "POST", "/api/v1/namespaces/{ns}/pods/{name}/checkpoint", pod_checkpoint, 0, false },
+	{ "POST", "/api/v1/namespaces/{ns}/restore", pod_restore, 0, false },
+	{ "GET", "/api/v1/checkpoints", checkpoints_list, 0, false },
+	{ "GET", "/api/v1/checkpoints/{archive}", checkpoint_download, 0, false },
+	{ "POST", "/api/v1/checkpoints", checkpoint_upload, API_MAX_IMAGE_BODY * 4, true },
+	{ "DELETE", "/api/v1/checkpoints/{archive}", checkpoint_delete, 0, false },
 };
 const size_t api_n_routes = ELEMENTSOF(api_routes);

@@ -191,11 +191,11 @@ bool name_is_dns_label(const char *name)
 	return true;
 }
 
-bool name_is_valid(const char *name)
+static bool safe_name(const char *name, size_t max)
 {
 	size_t n = name ? strlen(name) : 0;
 
-	if (n == 0 || n > 128 || strstr(name, ".."))
+	if (n == 0 || n > max || strstr(name, ".."))
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char c = name[i];
@@ -204,6 +204,16 @@ bool name_is_valid(const char *name)
 			return false;
 	}
 	return true;
+}
+
+bool name_is_valid(const char *name)
+{
+	return safe_name(name, 128);
+}
+
+bool name_is_safe_filename(const char *name)
+{
+	return safe_name(name, 255);
 }
 
 unsigned long long now_ns(void)

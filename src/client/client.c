@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ferry/cleanup.h"
+#include "ferry/digest.h"
 #include "ferry/client.h"
 #include "ferry/fs.h"
 
@@ -149,6 +150,7 @@ struct progress {
 	const char *what;
 	curl_off_t last_shown;
 	unsigned long long start;
+	bool down;
 };
 
 static int show_progress(void *p_, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
@@ -156,8 +158,10 @@ static int show_progress(void *p_, curl_off_t dltotal, curl_off_t dlnow, curl_of
 {
 	struct progress *p = p_;
 	char a[32], b[32];
-	(void)dltotal;
-	(void)dlnow;
+	if (p->down) {
+		ultotal = dltotal;
+		ulnow = dlnow;
+	}
 	if (ultotal <= 0 || ulnow == p->last_shown)
 		return 0;
 	p->last_shown = ulnow;
@@ -216,6 +220,101 @@ int client_upload(struct client *c, const char *path, const char *file, bool pro
 	fclose(f);
 	if (r < 0)
 		client_reply_done(reply);
+	return r;
+}
+
+struct download {
+	FILE *f;
+	struct digest_ctx d;
+	unsigned long long bytes;
+	long status;
+	CURL *h;
+	char digest_header[DIGEST_STR_LEN + 1];
+	struct client_reply err_body;
+};
+
+static size_t download_write(char *data, size_t size, size_t n, void *userdata)
+{
+	struct download *dl = userdata;
+	size_t len = size * n;
+	if (!dl->status)
+		curl_easy_getinfo(dl->h, CURLINFO_RESPONSE_CODE, &dl->status);
+	if (dl->status != 200)
+		return collect(data, size, n, &dl->err_body);
+	if (fwrite(data, 1, len, dl->f) != len)
+		return 0;
+	digest_update(&dl->d, data, len);
+	dl->bytes += len;
+	return len;
+}
+
+static size_t download_header(char *data, size_t size, size_t n, void *userdata)
+{
+	struct download *dl = userdata;
+	size_t len = size * n;
+	static const char name[] = "x-checkpoint-digest:";
+	if (len > sizeof(name) && strncasecmp(data, name, sizeof(name) - 1) == 0) {
+		const char *v = data + sizeof(name) - 1;
+		while (*v == ' ')
+			v++;
+		snprintf(dl->digest_header, sizeof(dl->digest_header), "%.*s",
+			 (int)strcspn(v, "\r\n"), v);
+	}
+	return len;
+}
+
+int client_download(struct client *c, const char *path, const char *file, bool progress,
+		    unsigned long long *ret_bytes, struct error *err)
+{
+	cleanup_free char *part = NULL;
+	struct download dl = { 0 };
+	char got[DIGEST_STR_LEN + 1];
+	int r = 0;
+
+	if (asprintf(&part, "%s.part", file) < 0)
+		return error_set(err, ENOMEM, "download");
+	dl.f = fopen(part, "we");
+	if (!dl.f)
+		return error_set(err, errno, "cannot create '%s'", part);
+	CURL *h = prepare(c, "GET", path);
+	if (!h || digest_init(&dl.d) < 0) {
+		fclose(dl.f);
+		(void)unlink(part);
+		return error_set(err, ENOMEM, "curl");
+	}
+	dl.h = h;
+	struct progress p = { .what = "downloading", .last_shown = -1, .start = now_ns(), .down = true };
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, download_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &dl);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, download_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, &dl);
+	if (progress) {
+		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, show_progress);
+		curl_easy_setopt(h, CURLOPT_XFERINFODATA, &p);
+	}
+	CURLcode rc = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &dl.status);
+	digest_final(&dl.d, got);
+	if (fclose(dl.f) != 0 && rc == CURLE_OK)
+		r = error_set(err, errno, "cannot write '%s'", part);
+	if (r == 0 && rc != CURLE_OK)
+		r = fail(c, rc, err);
+	if (r == 0 && dl.status != 200) {
+		cleanup_free char *msg = client_error_message(&dl.err_body);
+		r = error_setx(err, dl.status == 404 ? ENOENT : EIO, "%s", msg ? msg : "download failed");
+	}
+	if (r == 0 && dl.digest_header[0] && strcmp(dl.digest_header, got) != 0)
+		r = error_setx(err, EBADMSG, "the download does not match the node's digest: got %s, "
+			       "expected %s", got, dl.digest_header);
+	if (r == 0 && rename(part, file) < 0)
+		r = error_set(err, errno, "cannot rename '%s'", part);
+	if (r < 0)
+		(void)unlink(part);
+	else if (ret_bytes)
+		*ret_bytes = dl.bytes;
+	client_reply_done(&dl.err_body);
+	curl_easy_cleanup(h);
 	return r;
 }
 

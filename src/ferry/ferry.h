@@ -29,6 +29,8 @@ int cmd_logs(struct cli_context *ctx, int argc, char **argv);
 int cmd_delete(struct cli_context *ctx, int argc, char **argv);
 int cmd_exec(struct cli_context *ctx, int argc, char **argv);
 int cmd_image(struct cli_context *ctx, int argc, char **argv);
+int cmd_checkpoint(struct cli_context *ctx, int argc, char **argv);
+int cmd_restore(struct cli_context *ctx, int argc, char **argv);
 int cmd_ca(struct cli_context *ctx, int argc, char **argv);
 int cmd_demo(struct cli_context *ctx, int argc, char **argv);
 

@@ -33,6 +33,8 @@ static const struct cli_command commands[] = {
 	{ "logs", "print a container's log", cmd_logs },
 	{ "delete", "delete a pod gracefully", cmd_delete },
 	{ "exec", "run a command in a container", cmd_exec },
+	{ "checkpoint", "checkpoint a pod or container into an archive; inspect one", cmd_checkpoint },
+	{ "restore", "restore a pod from a checkpoint archive", cmd_restore },
 	{ "image", "import, list and remove images on a node", cmd_image },
 	{ "ca", "make a cluster CA", cmd_ca },
 	{ "demo", "start, checkpoint and restore a stateful container (the quick start)", cmd_demo },

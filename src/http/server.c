@@ -74,7 +74,7 @@ void http_reply_json(struct http_response *res, int status, json_t *body)
 	res->status = status;
 	res->content_type = "application/json";
 	free(res->body);
-	res->body = json_dumps(body, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	res->body = json_dumps(body, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
 	res->len = res->body ? strlen(res->body) : 0;
 	if (res->body && res->len) {
 		/* a trailing newline, as kubectl's output has */
@@ -207,7 +207,10 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_re
 	struct MHD_Response *r;
 	int status = res->status ? res->status : 200;
 
-	if (res->stream) {
+	if (res->from_file) {
+		r = MHD_create_response_from_fd64(res->file_size, res->file_fd);
+		res->from_file = false; /* the response owns the fd now */
+	} else if (res->stream) {
 		struct http_response *copy = malloc(sizeof(*copy));
 		if (!copy)
 			return MHD_NO;
@@ -359,6 +362,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	free(res.body);
 	if (res.stream_free)
 		res.stream_free(res.stream_cls);
+	if (res.from_file)
+		close(res.file_fd);
 	return ret;
 }
 

@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #define LOG_PREFIX "image"
 #define _GNU_SOURCE
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -20,6 +18,7 @@
 #include "ferry/fs.h"
 #include "ferry/image.h"
 #include "ferry/log.h"
+#include "ferry/tarball.h"
 
 #define INDEX_MAX (16u << 20)
 
@@ -28,18 +27,6 @@ struct image_store {
 	char *index_path;
 	char *lock_path;
 };
-
-static void archive_freep(struct archive **a)
-{
-	if (*a)
-		archive_read_free(*a);
-}
-
-static void archive_write_freep(struct archive **a)
-{
-	if (*a)
-		archive_write_free(*a);
-}
 
 int image_store_open(const char *dir, struct image_store **ret, struct error *err)
 {
@@ -153,103 +140,6 @@ char *image_store_rootfs(struct image_store *s, const struct image_info *img)
 	return p;
 }
 
-/*
- * Refuses what must never land in a root file system from a tarball: absolute
- * paths, "..", device nodes. libarchive's SECURE flags then refuse writing
- * through symlinks and hard links that leave the tree.
- */
-static int check_member(struct archive_entry *e, struct error *err)
-{
-	const char *path = archive_entry_pathname(e);
-	const char *hl = archive_entry_hardlink(e);
-	mode_t type = archive_entry_filetype(e);
-
-	if (!path || path[0] == '/')
-		return error_setx(err, EPERM, "member '%s' has an absolute path", path ? path : "");
-	for (const char *p = path; (p = strstr(p, "..")); p += 2)
-		if ((p == path || p[-1] == '/') && (p[2] == '\0' || p[2] == '/'))
-			return error_setx(err, EPERM, "member '%s' leaves the tree ('..')", path);
-	if (hl && (hl[0] == '/' || strstr(hl, "..")))
-		return error_setx(err, EPERM, "member '%s' is a hard link to '%s', outside the tree",
-				  path, hl);
-	if (type == AE_IFCHR || type == AE_IFBLK)
-		return error_setx(err, EPERM, "member '%s' is a device node", path);
-	return 0;
-}
-
-static int extract(const char *tarball, const char *dest, struct error *err)
-{
-	cleanup_(archive_freep) struct archive *a = archive_read_new();
-	cleanup_(archive_write_freep) struct archive *w = archive_write_disk_new();
-	struct archive_entry *e;
-	int r;
-
-	if (!a || !w)
-		return error_set(err, ENOMEM, "libarchive");
-	archive_read_support_format_tar(a);
-	archive_read_support_format_gnutar(a);
-	archive_read_support_filter_all(a);
-	/*
-	 * Members are written under dest by absolute path (a daemon's threads
-	 * share one cwd), so absolute paths in the archive are refused by
-	 * check_member() rather than by libarchive.
-	 */
-	archive_write_disk_set_options(w, ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-						  ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-						  ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
-						  ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_XATTR);
-	if (archive_read_open_filename(a, tarball, 1 << 16) != ARCHIVE_OK)
-		return error_setx(err, EINVAL, "not a readable archive: %s", archive_error_string(a));
-
-	size_t members = 0;
-	for (;;) {
-		r = archive_read_next_header(a, &e);
-		if (r == ARCHIVE_EOF)
-			break;
-		if (r < ARCHIVE_WARN)
-			return error_setx(err, EINVAL, "not a valid tar archive%s: %s",
-					  members ? " (truncated?)" : "", archive_error_string(a));
-		members++;
-		r = check_member(e, err);
-		if (r < 0)
-			return r;
-
-		char full[PATH_MAX], member[PATH_MAX];
-		snprintf(member, sizeof(member), "%s", archive_entry_pathname(e));
-		snprintf(full, sizeof(full), "%s/%s", dest, member);
-		archive_entry_set_pathname(e, full);
-		const char *hl = archive_entry_hardlink(e);
-		if (hl) {
-			char full_hl[PATH_MAX];
-			snprintf(full_hl, sizeof(full_hl), "%s/%s", dest, hl);
-			archive_entry_set_hardlink(e, full_hl);
-		}
-		r = archive_write_header(w, e);
-		if (r < ARCHIVE_WARN)
-			return error_setx(err, EPERM, "cannot extract '%s': %s",
-					  member, archive_error_string(w));
-		const void *buf;
-		size_t len;
-		la_int64_t off;
-		while ((r = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK)
-			if (archive_write_data_block(w, buf, len, off) < ARCHIVE_WARN)
-				return error_setx(err, EIO, "cannot write '%s': %s",
-						  member,
-						  archive_error_string(w));
-		if (r != ARCHIVE_EOF)
-			return error_setx(err, EINVAL, "tar archive is truncated or corrupt: %s",
-					  archive_error_string(a));
-		if (archive_write_finish_entry(w) < ARCHIVE_WARN)
-			return error_setx(err, EIO, "cannot finish '%s': %s",
-					  member, archive_error_string(w));
-	}
-	if (members == 0)
-		return error_setx(err, EINVAL, "the archive is empty");
-	if (archive_write_close(w) != ARCHIVE_OK)
-		return error_setx(err, EIO, "extraction: %s", archive_error_string(w));
-	return 0;
-}
-
 /* Copies fd into a new file under tmp/ while hashing it. */
 static int receive(struct image_store *s, int fd, char **ret_path, char digest[DIGEST_STR_LEN + 1],
 		   uint64_t *ret_size, struct error *err)
@@ -333,7 +223,7 @@ int image_store_import(struct image_store *s, const char *name, int fd,
 		(void)rm_rf(staging, NULL);
 		r = mkdir_p(staging, 0755);
 		if (r >= 0)
-			r = extract(tmp, staging, err);
+			r = tar_extract(tmp, staging, 0, err);
 		else
 			r = error_set(err, r, "cannot create '%s'", staging);
 		if (r < 0) {

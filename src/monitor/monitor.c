@@ -97,10 +97,13 @@ int monitor_main(int argc, char **argv)
 		{ "exit-file", required_argument, NULL, 'e' },
 		{ "sync-fd", required_argument, NULL, 's' },
 		{ "runc", required_argument, NULL, 'R' },  { "cgroup-parent", required_argument, NULL, 'c' },
+		{ "restore", required_argument, NULL, 'x' }, { "work", required_argument, NULL, 'w' },
+		{ "tcp-established", no_argument, NULL, 't' }, { "file-locks", no_argument, NULL, 'k' },
 		{ 0 },
 	};
 	const char *root = NULL, *id = NULL, *bundle = NULL, *log_path = NULL, *exit_path = NULL;
-	const char *runc = NULL, *cgroup_parent = "ferry";
+	const char *runc = NULL, *cgroup_parent = "ferry", *restore = NULL, *work = NULL;
+	bool tcp = false, locks = false;
 	int sync_fd = -1, c;
 	struct error err = { 0 };
 
@@ -114,6 +117,10 @@ int monitor_main(int argc, char **argv)
 		case 's': sync_fd = atoi(optarg); break;
 		case 'R': runc = optarg; break;
 		case 'c': cgroup_parent = optarg; break;
+		case 'x': restore = optarg; break;
+		case 'w': work = optarg; break;
+		case 't': tcp = true; break;
+		case 'k': locks = true; break;
 		default: return 2;
 		}
 	}
@@ -153,8 +160,14 @@ int monitor_main(int argc, char **argv)
 	pid_t pid = 0;
 	int stdio[3] = { in[0], out[1], errp[1] };
 	int r = runtime_new(&cfg, &rt, &err);
-	if (r >= 0)
+	if (r >= 0 && restore) {
+		/* The restored init becomes our child like a created one: we are its subreaper. */
+		struct restore_opts ro = { .image_dir = restore, .work_dir = work, .bundle_dir = bundle,
+					   .tcp_established = tcp, .file_locks = locks };
+		r = runtime_restore(rt, id, &ro, stdio, &pid, NULL, &err);
+	} else if (r >= 0) {
 		r = runtime_create(rt, id, bundle, stdio, &pid, &err);
+	}
 	close(in[0]);
 	close(out[1]);
 	close(errp[1]);

@@ -2,6 +2,7 @@
 #ifndef FERRY_RUNTIME_INTERNAL_H
 #define FERRY_RUNTIME_INTERNAL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -14,6 +15,8 @@ struct runtime {
 	char *root;
 	char *cgroup_parent;
 	unsigned timeout_ms;
+	char criu_version[32];
+	pthread_mutex_t lock; /* criu_version */
 	struct metric *ops_total, *ops_errors, *ops_duration;
 };
 

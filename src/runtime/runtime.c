@@ -71,6 +71,7 @@ int runtime_new(const struct runtime_config *cfg, struct runtime **ret, struct e
 	else if (asprintf(&rt->cgroup_parent, "/%s", cfg->cgroup_parent) < 0)
 		rt->cgroup_parent = NULL;
 	rt->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : RUNTIME_DEFAULT_TIMEOUT_MS;
+	pthread_mutex_init(&rt->lock, NULL);
 	if (!rt->runc || !rt->criu || !rt->root || !rt->cgroup_parent) {
 		runtime_free(rt);
 		return error_set(err, ENOMEM, "runtime");
@@ -106,6 +107,7 @@ struct runtime *runtime_free(struct runtime *rt)
 	free(rt->criu);
 	free(rt->root);
 	free(rt->cgroup_parent);
+	pthread_mutex_destroy(&rt->lock);
 	free(rt);
 	return NULL;
 }
@@ -127,6 +129,28 @@ void instrument_op(struct runtime *rt, const char *op, unsigned long long start_
 	metric_observe(rt->ops_duration, labels, (double)(now_ns() - start_ns) / 1e9);
 	if (r < 0)
 		metric_add(rt->ops_errors, labels, 1);
+}
+
+void runtime_criu_version(struct runtime *rt, char *buf, size_t len)
+{
+	pthread_mutex_lock(&rt->lock);
+	if (!rt->criu_version[0]) {
+		const char *argv[] = { rt->criu, "--version", NULL };
+		struct spawn_opts o = SPAWN_OPTS_INIT;
+		struct spawn_result res = SPAWN_RESULT_INIT;
+		o.timeout_ms = 10000;
+		snprintf(rt->criu_version, sizeof(rt->criu_version), "unknown");
+		if (spawn_run(argv, &o, &res, NULL) == 0 && res.status == 0 && res.out) {
+			const char *v = strstr(res.out, "Version: ");
+			if (v) {
+				snprintf(rt->criu_version, sizeof(rt->criu_version), "%s", v + 9);
+				rt->criu_version[strcspn(rt->criu_version, "\n")] = '\0';
+			}
+		}
+		spawn_result_done(&res);
+	}
+	snprintf(buf, len, "%s", rt->criu_version);
+	pthread_mutex_unlock(&rt->lock);
 }
 
 void runtime_observe(struct runtime *rt, const char *op, unsigned long long start_ns, int r)
