@@ -198,7 +198,9 @@ int ckpt_unpack(const char *archive, const char *dest, json_t **ret_manifest, st
 		return error_set(err, r, "cannot create '%s'", dest);
 	r = tar_extract(archive, dest, TAR_NO_LINKS, err);
 	if (r < 0) {
-		r = error_setx(err, EBADMSG, "checkpoint archive '%s' refused: %s", archive, err->msg);
+		error_wrap(err, "checkpoint archive '%s' refused", archive);
+		err->code = EBADMSG;
+		r = -EBADMSG;
 		goto fail;
 	}
 	r = read_file(mpath, 64u << 20, &text, NULL, err);

@@ -98,9 +98,12 @@ int cmd_checkpoint(struct cli_context *ctx, int argc, char **argv)
 					      { "leave-running", no_argument, NULL, 'L' },
 					      { "output", required_argument, NULL, 'o' },
 					      { "compress", required_argument, NULL, 'z' },
+					      { "tcp-established", required_argument, NULL, 'T' },
+					      { "file-locks", required_argument, NULL, 'F' },
 					      { "help", no_argument, NULL, 'h' },
 					      { 0 } };
 	const char *ns = "default", *container = NULL, *out = NULL, *compress = "zstd";
+	const char *tcp = NULL, *locks = NULL;
 	bool leave = false;
 	int c;
 
@@ -114,9 +117,13 @@ int cmd_checkpoint(struct cli_context *ctx, int argc, char **argv)
 		case 'L': leave = true; break;
 		case 'o': out = optarg; break;
 		case 'z': compress = optarg; break;
+		case 'T': tcp = optarg; break;
+		case 'F': locks = optarg; break;
 		case 'h':
 			printf("Usage: ferry checkpoint POD [-c CONTAINER] [--leave-running] [-o FILE]\n"
 			       "                        [--compress zstd|gzip|none] [-n NS]\n"
+			       "                        [--tcp-established=true|false] "
+			       "[--file-locks=true|false]\n"
 			       "       ferry checkpoint inspect FILE\n\n"
 			       "Checkpoint a pod (every container frozen together) or one container "
 			       "into an\narchive on the node; -o also downloads it. Without "
@@ -136,12 +143,19 @@ int cmd_checkpoint(struct cli_context *ctx, int argc, char **argv)
 	    strcmp(compress, "none") != 0)
 		return cli_fail("checkpoint: --compress: '%s' is not zstd, gzip or none", compress);
 
+	if ((tcp && strcmp(tcp, "true") != 0 && strcmp(tcp, "false") != 0) ||
+	    (locks && strcmp(locks, "true") != 0 && strcmp(locks, "false") != 0))
+		return cli_fail("checkpoint: --tcp-established and --file-locks take true or false");
 	char path[512];
 	int n = snprintf(path, sizeof(path),
 			 "/api/v1/namespaces/%s/pods/%s/checkpoint?leaveRunning=%s&compress=%s", ns,
 			 name, leave ? "true" : "false", compress);
 	if (container)
-		snprintf(path + n, sizeof(path) - (size_t)n, "&container=%s", container);
+		n += snprintf(path + n, sizeof(path) - (size_t)n, "&container=%s", container);
+	if (tcp)
+		n += snprintf(path + n, sizeof(path) - (size_t)n, "&tcpEstablished=%s", tcp);
+	if (locks)
+		snprintf(path + n, sizeof(path) - (size_t)n, "&fileLocks=%s", locks);
 	if (ctx->tty)
 		fprintf(stderr, "checkpointing %s/%s...\n", ns, name);
 	json_t *res = NULL;
@@ -234,8 +248,16 @@ int cmd_restore(struct cli_context *ctx, int argc, char **argv)
 		snprintf(path + n, sizeof(path) - (size_t)n, "&name=%s", name);
 	json_t *pod = NULL;
 	r = cli_call(ctx, "POST", path, "", 0, NULL, &pod);
-	if (r)
+	if (r) {
+		/* The node refused it: take back the copy we uploaded. */
+		snprintf(path, sizeof(path), "/api/v1/checkpoints/%s", base);
+		struct client *c2 = cli_client(ctx);
+		struct client_reply rep;
+		if (c2 && client_request(c2, "DELETE", path, NULL, 0, NULL, &rep, &err) == 0)
+			client_reply_done(&rep);
+		client_free(c2);
 		return r;
+	}
 	printf("pod/%s restored from %s (upload %.1fs, restore %.1fs)\n",
 	       json_string_value(json_object_get(json_object_get(pod, "metadata"), "name")), base,
 	       upload_s, (double)(now_ns() - t0) / 1e9 - upload_s);
