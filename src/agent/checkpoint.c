@@ -181,7 +181,10 @@ void pod_checkpoint_run(struct pod *p, struct ckpt_request *req)
 	for (size_t j = 0; j < k; j++) {
 		if (kill_them)
 			(void)runtime_kill(a->rt, ids[j], SIGKILL, true, NULL);
-		if (paused[j]) {
+		struct container_state cst;
+		/* runtime_checkpoint already thawed a container whose dump failed */
+		if (paused[j] && runtime_state(a->rt, ids[j], &cst, NULL) == 0 &&
+		    cst.status == CONTAINER_PAUSED) {
 			struct error e2 = { 0 };
 			if (runtime_resume(a->rt, ids[j], &e2) < 0)
 				log_error("pod='%s/%s' cannot thaw '%s': %s", pod_ns(p), p->spec->name,
