@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "ferry/error.h"
 
@@ -102,6 +103,27 @@ int agent_pod_restore(struct agent *a, const char *ns, const char *name, const c
 
 /* STATE/checkpoints, where archives live. */
 const char *agent_checkpoints_dir(struct agent *a);
+
+/* ---- migration, the source's half (the destination's runs on its pod's worker) */
+
+/*
+ * POST /migrate/{ns}/{pod}: freezes the pod, dumps every container and keeps
+ * it frozen until a commit, an abort, or timeout_s without either (then it
+ * thaws and runs on). -ENOENT unknown pod, -EBUSY not running or migrating.
+ * ret: the migration record (id, containers, images, sizes).
+ */
+int agent_migrate_begin(struct agent *a, const char *ns, const char *name, const char *container,
+			unsigned timeout_s, bool keep_checkpoint, const char *peer, json_t **ret,
+			struct error *err);
+struct migrate_stream;
+int agent_migrate_stream_open(struct agent *a, const char *id, struct migrate_stream **ret,
+			      struct error *err);
+ssize_t agent_migrate_stream_read(void *cls, char *buf, size_t max);
+void agent_migrate_stream_free(void *cls);
+int agent_migrate_commit(struct agent *a, const char *id, struct error *err);
+int agent_migrate_abort(struct agent *a, const char *id, const char *why, struct error *err);
+/* Every migration record on this agent, newest first. */
+int agent_migrations_list(struct agent *a, json_t **ret);
 
 /* Updates the pod gauges in the metrics registry (before a scrape). */
 void agent_update_metrics(struct agent *a);

@@ -44,14 +44,20 @@ int client_upload(struct client *c, const char *path, const char *file, bool pro
 /*
  * GETs path into file (written as file.part, renamed when complete), showing
  * progress on stderr when progress is true. When the server sends
- * X-Checkpoint-Digest, the file's sha256 must match it. ret_bytes may be NULL.
+ * X-Content-Digest, the file's sha256 must match it. ret_bytes may be NULL.
  */
 int client_download(struct client *c, const char *path, const char *file, bool progress,
 		    unsigned long long *ret_bytes, struct error *err);
 
-/* GETs path and writes the body to fd as it arrives (a followed log). */
+/*
+ * GETs (or POSTs, method) path and writes the body to fd as it arrives (a
+ * followed log, a migration's stream). counter, when not NULL, is increased by
+ * the bytes written, as they are.
+ */
 int client_stream(struct client *c, const char *path, int fd, long *ret_status,
 		  struct error *err);
+int client_stream_counted(struct client *c, const char *path, int fd,
+			  unsigned long long *counter, long *ret_status, struct error *err);
 
 /*
  * The message of an error reply: a Kubernetes Status's "message", or the body.

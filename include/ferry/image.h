@@ -56,6 +56,9 @@ int image_store_list(struct image_store *s, struct image_info **ret, size_t *ret
  */
 int image_store_remove(struct image_store *s, const char *name, struct error *err);
 
+/* The tarball of an image as imported (allocated). */
+char *image_store_blob(struct image_store *s, const struct image_info *img);
+
 /* The extracted tree of an image (allocated). */
 char *image_store_rootfs(struct image_store *s, const struct image_info *img);
 

@@ -44,6 +44,11 @@ int store_event_foreach(struct store *s, const char *pod_uid,
 			int (*fn)(const struct store_event *e, void *userdata), void *userdata,
 			struct error *err);
 
+/* Migration records (JSON), by id, replaced whole on every change. */
+int store_migration_put(struct store *s, const char *id, const char *record, struct error *err);
+int store_migration_foreach(struct store *s, int (*fn)(const char *id, const char *record, void *u),
+			    void *userdata, struct error *err);
+
 /* "2026-12-04T16:40:02.123456789Z", into buf (at least 40 bytes). */
 char *rfc3339_now(char *buf, size_t len);
 

@@ -19,6 +19,14 @@ struct ckpt_request {
 	bool leave_running, tcp_established, file_locks;
 	int compress; /* enum tar_compression */
 	const char *out_path;
+	/*
+	 * A migration's checkpoint: the images stay unpacked in staging_dir,
+	 * nothing is packed, and the containers stay frozen (ids in frozen_ids)
+	 * until the migration commits or aborts.
+	 */
+	const char *staging_dir;
+	char (*frozen_ids)[160];
+	size_t *n_frozen;
 	unsigned timeout_ms;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -61,6 +69,23 @@ struct pod {
 	unsigned backoff_ms[POD_MAX_CONTAINERS];
 };
 
+/* A migration in flight on this agent (source or destination). */
+struct migration {
+	struct migration *next;
+	char id[40];
+	bool source;
+	json_t *record; /* persisted on every phase change; under agent->mig_lock */
+	/* source */
+	char ns[64], name[64];
+	char staging[PATH_MAX];
+	char ids[POD_MAX_CONTAINERS][160];
+	size_t n_ids;
+	unsigned long long deadline_ns, timeout_ns, frozen_at_ns;
+	bool keep_checkpoint, streaming;
+	/* both: bytes moved so far */
+	unsigned long long bytes;
+};
+
 struct agent {
 	char *node_name, *host_ip, *state_dir, *monitor_path, *runc_path, *checkpoints_dir;
 	unsigned backoff_base_ms, backoff_max_ms;
@@ -71,6 +96,13 @@ struct agent {
 	struct store *store;
 	pthread_mutex_t lock; /* the pod list */
 	struct pod *pods;
+	pthread_mutex_t mig_lock; /* migrations and their records */
+	struct migration *migrations;
+	struct metric *mig_total, *mig_duration, *mig_frozen, *mig_bytes;
+	pthread_t reaper;
+	bool reaper_running, stopping;
+	char *ca_path; /* whom agents trust: STATE/tls/ca.crt */
+	bool loopback; /* this agent listens on 127/8: compression never pays */
 };
 
 /* worker.c */
@@ -94,6 +126,16 @@ int spawn_monitor(struct pod *p, const char *id, const char *bundle, const char 
 void pod_checkpoint_run(struct pod *p, struct ckpt_request *req);
 /* A restored container runs: when all do, the pod's unpacked checkpoint goes. */
 void pod_restore_done(struct pod *p);
+
+/* migrate.c */
+struct migration *migration_new(struct agent *a, bool source, const char *ns, const char *name,
+				const char *peer);
+int migration_agent_init(struct agent *a, struct error *err);
+void migration_agent_done(struct agent *a);
+/* The destination's half, on the new pod's worker. */
+void pod_migrate_in(struct pod *p);
+struct pod *agent_find_pod(struct agent *a, const char *ns, const char *name); /* a->lock held */
+void start_container(struct pod *p, size_t i);
 
 /* agent.c */
 void pod_free(struct pod *p);

@@ -86,6 +86,11 @@ static struct pod *find(struct agent *a, const char *ns, const char *name)
 	return NULL;
 }
 
+struct pod *agent_find_pod(struct agent *a, const char *ns, const char *name)
+{
+	return find(a, ns, name);
+}
+
 void agent_remove_pod(struct agent *a, struct pod *p)
 {
 	pthread_mutex_lock(&a->lock);
@@ -163,6 +168,9 @@ static json_t *pod_view(struct pod *p)
 				   conditions, "hostIP", a->host_ip, "containerStatuses", statuses);
 	if (json_object_get(p->state, "startTime"))
 		json_object_set(status, "startTime", json_object_get(p->state, "startTime"));
+	if (json_object_get(p->state, "migration"))
+		json_object_set_new(status, "migration",
+				    json_deep_copy(json_object_get(p->state, "migration")));
 	json_object_set_new(pod, "status", status);
 	json_object_set_new(json_object_get(pod, "spec"), "nodeName", json_string(a->node_name));
 	if (json_object_get(p->state, "deletionTimestamp"))
@@ -193,6 +201,16 @@ static int load_one(const struct store_pod *sp, void *userdata)
 		return -ENOMEM;
 	if (json_object_get(state, "deletionTimestamp"))
 		p->deleting = true;
+	json_t *mig = json_object_get(state, "migration");
+	const char *mph = json_string_value(json_object_get(mig, "phase"));
+	if (mig && mph && strcmp(mph, "Succeeded") != 0 && strcmp(mph, "Failed") != 0 &&
+	    strcmp(mph, "RolledBack") != 0) {
+		/* a copy half made when the agent stopped: the source has it, this goes */
+		log_warning("pod='%s/%s' was migrating in (%s) when the agent stopped: removing the "
+			    "copy", sp->namespace_, sp->name, mph);
+		p->deleting = true;
+		json_object_set_new(mig, "phase", json_string("Failed"));
+	}
 	size_t adopted = 0;
 	for (size_t i = 0; i < spec->n_containers; i++) {
 		json_t *c = json_array_get(json_object_get(state, "containers"), i);
@@ -246,9 +264,13 @@ int agent_new(const struct agent_config *cfg, struct agent **ret, struct error *
 		agent_free(a);
 		return error_set(err, r, "cannot create directories in '%s'", cfg->state_dir);
 	}
+	a->ca_path = path_join(cfg->state_dir, "tls/ca.crt");
+	a->loopback = strncmp(a->host_ip, "127.", 4) == 0;
 	r = store_open(db, &a->store, err);
 	if (r >= 0)
 		r = store_pod_foreach(a->store, load_one, a, err);
+	if (r >= 0)
+		r = migration_agent_init(a, err);
 	for (struct pod *p = a->pods; r >= 0 && p; p = p->next)
 		r = start_worker(p, err);
 	if (r < 0) {
@@ -297,6 +319,9 @@ struct agent *agent_free(struct agent *a)
 		a->pods = p->next;
 		pod_free(p);
 	}
+	if (a->store)
+		migration_agent_done(a);
+	free(a->ca_path);
 	store_free(a->store);
 	pthread_mutex_destroy(&a->lock);
 	free(a->node_name);
@@ -419,20 +444,53 @@ int agent_pod_create(struct agent *a, const char *ns, json_t *pod, json_t **ret_
 	r = pod_spec_from_json(pod, ns, true, &spec, err);
 	if (r < 0)
 		return r;
-	r = check_images(a, spec, err);
+	/* A clone pulls from its source the images this node lacks. */
+	r = spec->clone_pod ? 0 : check_images(a, spec, err);
 	if (r < 0) {
 		pod_spec_free(spec);
 		return r;
+	}
+	json_t *clone = spec->clone_pod;
+	if (clone) {
+		/* spec.clonePod: {node: "https://SOURCE:PORT", namespace, name, timeoutSeconds, keepSourceCheckpoint} */
+		const char *node = json_string_value(json_object_get(clone, "node"));
+		const char *cns = json_string_value(json_object_get(clone, "namespace"));
+		const char *cname = json_string_value(json_object_get(clone, "name"));
+		json_t *t = json_object_get(clone, "timeoutSeconds");
+		const char *bad = !node || strncmp(node, "https://", 8) != 0 ? "node: must be an https:// URL"
+				  : !name_is_dns_label(cns) ? "namespace: must be a DNS-1123 label"
+				  : !name_is_dns_label(cname) ? "name: must be a DNS-1123 label"
+				  : t && (!json_is_integer(t) || json_integer_value(t) < 1 ||
+					  json_integer_value(t) > 3600)
+					  ? "timeoutSeconds: must be 1 to 3600"
+					  : NULL;
+		if (bad) {
+			r = error_setx(err, EINVAL, "spec.clonePod.%s", bad);
+			pod_spec_free(spec);
+			return r;
+		}
 	}
 	json_t *containers = json_array();
 	for (size_t i = 0; i < spec->n_containers; i++)
 		json_array_append_new(containers,
 				      json_pack("{s:s, s:s, s:i, s:s}", "name", spec->containers[i].name,
 						"state", "waiting", "restartCount", 0, "reason",
-						"ContainerCreating"));
+						clone ? "Migrating" : "ContainerCreating"));
+	json_t *state = json_pack("{s:o}", "containers", containers);
+	if (clone) {
+		struct migration *m = migration_new(a, false, spec->namespace_, spec->name,
+						    json_string_value(json_object_get(clone, "node")));
+		if (!m) {
+			json_decref(state);
+			pod_spec_free(spec);
+			return error_set(err, ENOMEM, "migration");
+		}
+		json_object_set_new(state, "migration",
+				    json_pack("{s:s, s:s}", "id", m->id, "phase", "Pending"));
+	}
 	uuid4(uid);
-	return admit(a, uid, spec, json_deep_copy(json_object_get(pod, "spec")),
-		     json_pack("{s:o}", "containers", containers), NULL, ret_pod, err);
+	return admit(a, uid, spec, json_deep_copy(json_object_get(pod, "spec")), state, NULL, ret_pod,
+		     err);
 }
 
 int agent_pod_restore(struct agent *a, const char *ns, const char *name, const char *archive,

@@ -94,7 +94,10 @@ void pod_checkpoint_run(struct pod *p, struct ckpt_request *req)
 		       NULL);
 		return;
 	}
-	snprintf(staging, sizeof(staging), "%s/checkpoint-staging", p->dir);
+	if (req->staging_dir)
+		snprintf(staging, sizeof(staging), "%s", req->staging_dir);
+	else
+		snprintf(staging, sizeof(staging), "%s/checkpoint-staging", p->dir);
 	(void)rm_rf(staging, NULL);
 	pod_event(p, "Normal", "Checkpointing", "Checkpointing %s%s", req->container ? "container " : "pod",
 		  req->container ? req->container : "");
@@ -177,8 +180,9 @@ void pod_checkpoint_run(struct pod *p, struct ckpt_request *req)
 	unsigned long long t_dumped = now_ns();
 
 	/* 3. Thaw (a snapshot, or a failure), or kill while frozen and thaw into death. */
-	bool kill_them = r >= 0 && !req->leave_running;
-	for (size_t j = 0; j < k; j++) {
+	bool migrating = req->staging_dir && r >= 0; /* stays frozen until commit or abort */
+	bool kill_them = r >= 0 && !req->leave_running && !migrating;
+	for (size_t j = 0; j < k && !migrating; j++) {
 		if (kill_them)
 			(void)runtime_kill(a->rt, ids[j], SIGKILL, true, NULL);
 		struct container_state cst;
@@ -235,6 +239,25 @@ void pod_checkpoint_run(struct pod *p, struct ckpt_request *req)
 		cstats);
 	unsigned long long t_write = now_ns();
 	r = ckpt_seal(staging, manifest, err);
+	if (migrating) {
+		json_decref(manifest);
+		if (r < 0) {
+			for (size_t j = 0; j < k; j++)
+				(void)runtime_resume(a->rt, ids[j], NULL);
+			(void)rm_rf(staging, NULL);
+			json_decref(cstats);
+			finish(req, r, NULL);
+			return;
+		}
+		for (size_t j = 0; j < k; j++)
+			snprintf(req->frozen_ids[j], 160, "%s", ids[j]);
+		*req->n_frozen = k;
+		finish(req, 0,
+		       json_pack("{s:f, s:f, s:I, s:I, s:o}", "freezeSeconds", freeze_s,
+				 "dumpSeconds", dump_s, "pagesBytes", (json_int_t)pages_total,
+				 "rootfsDiffBytes", (json_int_t)diff_total, "containers", cstats));
+		return;
+	}
 	if (r >= 0)
 		r = ckpt_pack(staging, req->compress, req->out_path, err);
 	double write_s = (double)(now_ns() - t_write) / 1e9;

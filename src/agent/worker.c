@@ -233,7 +233,7 @@ static void mark_terminated(struct pod *p, size_t i, int code, int sig, const ch
 	     NULL);
 }
 
-static void start_container(struct pod *p, size_t i)
+void start_container(struct pod *p, size_t i)
 {
 	struct agent *a = p->agent;
 	const struct container_spec *cs = &p->spec->containers[i];
@@ -601,6 +601,15 @@ void *pod_worker(void *arg)
 			terminate(p);
 			agent_remove_pod(p->agent, p);
 			return NULL;
+		}
+		pthread_mutex_lock(&p->lock);
+		const char *mph = json_string_value(
+			json_object_get(json_object_get(p->state, "migration"), "phase"));
+		bool migrate_in = mph && strcmp(mph, "Pending") == 0;
+		pthread_mutex_unlock(&p->lock);
+		if (migrate_in) {
+			pod_migrate_in(p);
+			continue;
 		}
 		for (size_t i = 0; i < p->spec->n_containers; i++) {
 			json_t *c = container(p, i);

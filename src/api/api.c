@@ -585,7 +585,7 @@ static bool archive_name_ok(struct http_request *req, struct http_response *res,
 	return false;
 }
 
-/* Streamed, with its Content-Length and its digest in X-Checkpoint-Digest. */
+/* Streamed, with its Content-Length and its digest in X-Content-Digest. */
 static void checkpoint_download(struct http_request *req, struct http_response *res, void *u)
 {
 	struct api *api = u;
@@ -614,7 +614,7 @@ static void checkpoint_download(struct http_request *req, struct http_response *
 	res->from_file = true;
 	res->file_fd = fd;
 	res->file_size = (unsigned long long)st.st_size;
-	snprintf(res->header_name, sizeof(res->header_name), "X-Checkpoint-Digest");
+	snprintf(res->header_name, sizeof(res->header_name), "X-Content-Digest");
 	snprintf(res->header_value, sizeof(res->header_value), "%s", digest);
 }
 
@@ -686,6 +686,145 @@ static void pod_restore(struct http_request *req, struct http_response *res, voi
 	reply_checkpoint(res, r, &err, pod);
 }
 
+/* ------------------------------------------------------------------ migration */
+
+/* POST /migrate/{ns}/{pod}[/{container}]?timeout=S&keepCheckpoint= (the source's half) */
+static void migrate(struct http_request *req, struct http_response *res, void *u)
+{
+	struct api *api = u;
+	struct error err = { 0 };
+	const char *ns = http_param(req, "ns"), *pod = http_param(req, "pod");
+	const char *container = http_param(req, "container");
+	const char *timeout = http_query(req, "timeout");
+	int keep = 0;
+	unsigned long t = 0;
+	json_t *rec = NULL;
+
+	if (!name_is_dns_label(ns) || !name_is_dns_label(pod) ||
+	    (container && !name_is_dns_label(container))) {
+		http_reply_error(res, 400, "BadRequest", "namespace, pod and container must be "
+				 "DNS-1123 labels");
+		return;
+	}
+	if (timeout) {
+		char *end;
+		t = strtoul(timeout, &end, 10);
+		if (*end || t == 0 || t > 3600) {
+			http_reply_error(res, 400, "BadRequest", "timeout: '%s' is not 1-3600 seconds",
+					 timeout);
+			return;
+		}
+	}
+	if (!flag(req, "keepCheckpoint", &keep)) {
+		http_reply_error(res, 400, "BadRequest", "keepCheckpoint takes true or false");
+		return;
+	}
+	int r = agent_migrate_begin(api->agent, ns, pod, container, (unsigned)t, keep, req->caller,
+				    &rec, &err);
+	if (r < 0)
+		reply_err(res, r, &err);
+	else
+		http_reply_json(res, 200, rec);
+}
+
+static void migration_archive(struct http_request *req, struct http_response *res, void *u)
+{
+	struct api *api = u;
+	struct error err = { 0 };
+	struct migrate_stream *s = NULL;
+
+	int r = agent_migrate_stream_open(api->agent, http_param(req, "id"), &s, &err);
+	if (r < 0) {
+		reply_err(res, r, &err);
+		return;
+	}
+	res->status = 200;
+	res->content_type = "application/x-tar";
+	res->stream = agent_migrate_stream_read;
+	res->stream_cls = s;
+	res->stream_free = agent_migrate_stream_free;
+}
+
+static void migration_commit(struct http_request *req, struct http_response *res, void *u)
+{
+	struct api *api = u;
+	struct error err = { 0 };
+	int r = agent_migrate_commit(api->agent, http_param(req, "id"), &err);
+	if (r < 0)
+		reply_err(res, r, &err);
+	else
+		http_reply_json(res, 200, json_pack("{s:s, s:s}", "id", http_param(req, "id"), "phase",
+						    "Succeeded"));
+}
+
+static void migration_abort(struct http_request *req, struct http_response *res, void *u)
+{
+	struct api *api = u;
+	struct error err = { 0 };
+	int r = agent_migrate_abort(api->agent, http_param(req, "id"), http_query(req, "reason"),
+				    &err);
+	if (r < 0)
+		reply_err(res, r, &err);
+	else
+		http_reply_json(res, 200, json_pack("{s:s, s:s}", "id", http_param(req, "id"), "phase",
+						    "RolledBack"));
+}
+
+static void migrations_list(struct http_request *req, struct http_response *res, void *u)
+{
+	struct api *api = u;
+	json_t *list = NULL;
+	const char *ns = http_query(req, "namespace"), *pod = http_query(req, "pod");
+	agent_migrations_list(api->agent, &list);
+	if (ns || pod) {
+		json_t *items = json_object_get(list, "items"), *keep = json_array(), *v;
+		size_t i;
+		json_array_foreach(items, i, v)
+		{
+			if ((!ns || strcmp(json_string_value(json_object_get(v, "namespace")) ?: "", ns) == 0) &&
+			    (!pod || strcmp(json_string_value(json_object_get(v, "pod")) ?: "", pod) == 0))
+				json_array_append(keep, v);
+		}
+		json_object_set_new(list, "items", keep);
+	}
+	http_reply_json(res, 200, list);
+}
+
+/* GET /api/v1/images/{name}/tarball: for a destination that lacks the image. */
+static void image_tarball(struct http_request *req, struct http_response *res, void *u)
+{
+	struct api *api = u;
+	struct error err = { 0 };
+	struct image_info img;
+	struct stat st;
+	const char *name = http_param(req, "name");
+
+	if (!name_is_valid(name)) {
+		http_reply_error(res, 400, "BadRequest", "invalid image name '%s'", name ? name : "");
+		return;
+	}
+	int r = image_store_get(api->images, name, &img, &err);
+	if (r < 0) {
+		reply_err(res, r, &err);
+		return;
+	}
+	cleanup_free char *blob = image_store_blob(api->images, &img);
+	int fd = blob ? open(blob, O_RDONLY | O_CLOEXEC) : -1;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		if (fd >= 0)
+			close(fd);
+		http_reply_error(res, 500, NULL, "cannot read image '%s'", name);
+		return;
+	}
+	res->status = 200;
+	res->content_type = "application/x-tar";
+	res->from_file = true;
+	res->file_fd = fd;
+	res->file_size = (unsigned long long)st.st_size;
+	snprintf(res->header_name, sizeof(res->header_name), "X-Content-Digest");
+	snprintf(res->header_value, sizeof(res->header_value), "%s", img.digest);
+}
+
 const struct http_route api_routes[] = {
 	{ "GET", "/healthz", healthz, 0, false },
 	{ "GET", "/metrics", metrics_text, 0, false },
@@ -707,5 +846,12 @@ const struct http_route api_routes[] = {
 	{ "GET", "/api/v1/checkpoints/{archive}", checkpoint_download, 0, false },
 	{ "POST", "/api/v1/checkpoints", checkpoint_upload, API_MAX_IMAGE_BODY * 4, true },
 	{ "DELETE", "/api/v1/checkpoints/{archive}", checkpoint_delete, 0, false },
+	{ "GET", "/api/v1/images/{name}/tarball", image_tarball, 0, false },
+	{ "POST", "/migrate/{ns}/{pod}", migrate, 0, false },
+	{ "POST", "/migrate/{ns}/{pod}/{container}", migrate, 0, false },
+	{ "GET", "/migrations", migrations_list, 0, false },
+	{ "GET", "/migrations/{id}/archive", migration_archive, 0, false },
+	{ "POST", "/migrations/{id}/commit", migration_commit, 0, false },
+	{ "POST", "/migrations/{id}/abort", migration_abort, 0, false },
 };
 const size_t api_n_routes = ELEMENTSOF(api_routes);

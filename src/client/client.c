@@ -252,7 +252,7 @@ static size_t download_header(char *data, size_t size, size_t n, void *userdata)
 {
 	struct download *dl = userdata;
 	size_t len = size * n;
-	static const char name[] = "x-checkpoint-digest:";
+	static const char name[] = "x-content-digest:";
 	if (len > sizeof(name) && strncasecmp(data, name, sizeof(name) - 1) == 0) {
 		const char *v = data + sizeof(name) - 1;
 		while (*v == ' ')
@@ -320,6 +320,7 @@ int client_download(struct client *c, const char *path, const char *file, bool p
 
 struct sink {
 	int fd;
+	unsigned long long *counter;
 	long status;
 	CURL *h;
 	struct client_reply err_body;
@@ -340,6 +341,8 @@ static size_t to_fd(char *data, size_t size, size_t n, void *userdata)
 		if (w <= 0)
 			return 0;
 		off += (size_t)w;
+		if (s->counter)
+			__atomic_add_fetch(s->counter, (unsigned long long)w, __ATOMIC_RELAXED);
 	}
 	return len;
 }
@@ -347,8 +350,14 @@ static size_t to_fd(char *data, size_t size, size_t n, void *userdata)
 int client_stream(struct client *c, const char *path, int fd, long *ret_status,
 		  struct error *err)
 {
+	return client_stream_counted(c, path, fd, NULL, ret_status, err);
+}
+
+int client_stream_counted(struct client *c, const char *path, int fd,
+			  unsigned long long *counter, long *ret_status, struct error *err)
+{
 	CURL *h = prepare(c, "GET", path);
-	struct sink s = { .fd = fd, .h = h };
+	struct sink s = { .fd = fd, .h = h, .counter = counter };
 	CURLcode rc;
 
 	if (!h)

@@ -7,6 +7,7 @@
 
 #include "ferry.h"
 #include "ferry/cleanup.h"
+#include "ferry/fs.h"
 
 /* kubectl's STATUS column: a waiting or terminated reason beats the phase. */
 static const char *pod_status(json_t *pod)
@@ -57,6 +58,41 @@ static void row(json_t *pod, bool all_ns, bool wide)
 	putchar('\n');
 }
 
+static int get_migrations(struct cli_context *ctx, const char *output)
+{
+	json_t *list = NULL;
+	int r = cli_call(ctx, "GET", "/migrations", NULL, 0, NULL, &list);
+	if (r)
+		return r;
+	if (output && strcmp(output, "wide") != 0) {
+		r = cli_print(list, output);
+		json_decref(list);
+		return r;
+	}
+	printf("%-22s %-12s %-24s %-12s %-10s %-9s %s\n", "ID", "ROLE", "POD", "PHASE", "BYTES",
+	       "DOWNTIME", "ERROR");
+	size_t i;
+	json_t *m;
+	json_array_foreach(json_object_get(list, "items"), i, m)
+	{
+		char pod[160], sz[32], down[32] = "";
+		snprintf(pod, sizeof(pod), "%s/%s", json_string_value(json_object_get(m, "namespace")),
+			 json_string_value(json_object_get(m, "pod")));
+		if (json_object_get(m, "downtimeSeconds"))
+			snprintf(down, sizeof(down), "%.2fs",
+				 json_number_value(json_object_get(m, "downtimeSeconds")));
+		printf("%-22s %-12s %-24s %-12s %-10s %-9s %s\n",
+		       json_string_value(json_object_get(m, "id")),
+		       json_string_value(json_object_get(m, "role")), pod,
+		       json_string_value(json_object_get(m, "phase")),
+		       format_bytes((unsigned long long)json_integer_value(json_object_get(m, "bytes")),
+				    sz, sizeof(sz)),
+		       down, json_string_value(json_object_get(m, "error")) ?: "");
+	}
+	json_decref(list);
+	return 0;
+}
+
 int cmd_get(struct cli_context *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = { { "namespace", required_argument, NULL, 'n' },
@@ -76,7 +112,8 @@ int cmd_get(struct cli_context *ctx, int argc, char **argv)
 		case 'o': output = optarg; break;
 		case 'h':
 			printf("Usage: ferry get pods [-n NS | -A] [-o wide|json|yaml]\n"
-			       "       ferry get pod NAME [-n NS] [-o json|yaml]\n");
+			       "       ferry get pod NAME [-n NS] [-o json|yaml]\n"
+			       "       ferry get migrations [-o json|yaml]\n");
 			return 0;
 		default: return 2;
 		}
@@ -88,8 +125,10 @@ int cmd_get(struct cli_context *ctx, int argc, char **argv)
 	bool wide = output && strcmp(output, "wide") == 0;
 	if (output && !wide && strcmp(output, "json") != 0 && strcmp(output, "yaml") != 0)
 		return cli_fail("get: unknown output format '%s' (wide, json, yaml)", output);
+	if (strcmp(what, "migrations") == 0 || strcmp(what, "migration") == 0)
+		return get_migrations(ctx, output);
 	if (strcmp(what, "pods") != 0 && strcmp(what, "pod") != 0 && strcmp(what, "po") != 0)
-		return cli_fail("get: unknown resource type '%s' (pods)", what);
+		return cli_fail("get: unknown resource type '%s' (pods, migrations)", what);
 	if (!all && !cli_name_ok("namespace", ns))
 		return 1;
 

@@ -31,6 +31,7 @@ int cmd_exec(struct cli_context *ctx, int argc, char **argv);
 int cmd_image(struct cli_context *ctx, int argc, char **argv);
 int cmd_checkpoint(struct cli_context *ctx, int argc, char **argv);
 int cmd_restore(struct cli_context *ctx, int argc, char **argv);
+int cmd_migrate(struct cli_context *ctx, int argc, char **argv);
 int cmd_ca(struct cli_context *ctx, int argc, char **argv);
 int cmd_demo(struct cli_context *ctx, int argc, char **argv);
 

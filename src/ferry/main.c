@@ -35,6 +35,7 @@ static const struct cli_command commands[] = {
 	{ "exec", "run a command in a container", cmd_exec },
 	{ "checkpoint", "checkpoint a pod or container into an archive; inspect one", cmd_checkpoint },
 	{ "restore", "restore a pod from a checkpoint archive", cmd_restore },
+	{ "migrate", "live-migrate a pod to another node", cmd_migrate },
 	{ "image", "import, list and remove images on a node", cmd_image },
 	{ "ca", "make a cluster CA", cmd_ca },
 	{ "demo", "start, checkpoint and restore a stateful container (the quick start)", cmd_demo },

@@ -132,6 +132,11 @@ static char *blob_path(struct image_store *s, const char *digest)
 	return p;
 }
 
+char *image_store_blob(struct image_store *s, const struct image_info *img)
+{
+	return blob_path(s, img->digest);
+}
+
 char *image_store_rootfs(struct image_store *s, const struct image_info *img)
 {
 	char *p;

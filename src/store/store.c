@@ -30,7 +30,11 @@ static const char schema[] =
 	"  type TEXT NOT NULL,"
 	"  reason TEXT NOT NULL,"
 	"  message TEXT NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS events_pod ON events (pod_uid, id);";
+	"CREATE INDEX IF NOT EXISTS events_pod ON events (pod_uid, id);"
+	"CREATE TABLE IF NOT EXISTS migrations ("
+	"  id TEXT PRIMARY KEY,"
+	"  record TEXT NOT NULL,"
+	"  updated TEXT NOT NULL);";
 
 struct store {
 	sqlite3 *db;
@@ -240,6 +244,38 @@ int store_event_foreach(struct store *s, const char *pod_uid,
 	}
 	if (r >= 0 && rc != SQLITE_DONE)
 		r = db_error(s, err, rc, "list events");
+	pthread_mutex_unlock(&s->lock);
+	return r < 0 ? r : 0;
+}
+
+int store_migration_put(struct store *s, const char *id, const char *record, struct error *err)
+{
+	char now[48];
+	const char *const params[] = { id, record, rfc3339_now(now, sizeof(now)), NULL };
+	int r = exec(s, "INSERT OR REPLACE INTO migrations (id, record, updated) VALUES (?, ?, ?)",
+		     params, "record migration", err);
+	return r < 0 ? r : 0;
+}
+
+int store_migration_foreach(struct store *s, int (*fn)(const char *id, const char *record, void *u),
+			    void *userdata, struct error *err)
+{
+	cleanup_(finalizep) sqlite3_stmt *st = NULL;
+	int rc, r = 0;
+
+	pthread_mutex_lock(&s->lock);
+	rc = sqlite3_prepare_v2(s->db, "SELECT id, record FROM migrations ORDER BY updated", -1, &st,
+				NULL);
+	while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW)
+			break;
+		r = fn(col(st, 0), col(st, 1), userdata);
+		if (r < 0)
+			break;
+	}
+	if (r >= 0 && rc != SQLITE_DONE)
+		r = db_error(s, err, rc, "list migrations");
 	pthread_mutex_unlock(&s->lock);
 	return r < 0 ? r : 0;
 }

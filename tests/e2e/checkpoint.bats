@@ -201,7 +201,7 @@ nothing_left_on_a() {
 	[[ "$output" == *"$(basename "$path")"* ]]
 	curl -s --cacert "$W/ca/ca.crt" -D "$W/headers" -o "$W/kubelet.tar" "$NODE_A/api/v1/checkpoints/$(basename "$path")"
 	grep -qi "content-length: $(stat -c %s "$path")" "$W/headers"
-	grep -qi "x-checkpoint-digest: $(sha256sum "$path" | awk '{print "sha256:" $1}')" "$W/headers"
+	grep -qi "x-content-digest: $(sha256sum "$path" | awk '{print "sha256:" $1}')" "$W/headers"
 }
 
 @test "a failed checkpoint leaves the pod running with its state" {
