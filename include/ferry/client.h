@@ -20,6 +20,9 @@ int client_new(const char *base_url, const char *ca_file, struct client **ret,
 	       struct error *err);
 struct client *client_free(struct client *c);
 
+/* The longest a request may take, in seconds (default 300). */
+void client_set_timeout(struct client *c, long seconds);
+
 struct client_reply {
 	long status;
 	char *body; /* NUL-terminated */

@@ -81,7 +81,7 @@ struct migration {
 	char ids[POD_MAX_CONTAINERS][160];
 	size_t n_ids;
 	unsigned long long deadline_ns, timeout_ns, frozen_at_ns;
-	bool keep_checkpoint, streaming;
+	bool keep_checkpoint, streaming, abort_requested;
 	/* both: bytes moved so far */
 	unsigned long long bytes;
 };

@@ -48,6 +48,17 @@
 #define REAPER_TICK_US (200 * 1000)
 #define DEFAULT_TIMEOUT_S 120
 
+/*
+ * A named fault point, for the tests of every failure path (FERRY_FAULT=name
+ * in the agent's environment): migrate-slow-source, migrate-corrupt-image,
+ * migrate-exit-mid-transfer.
+ */
+static bool fault(const char *name)
+{
+	const char *f = getenv("FERRY_FAULT");
+	return f && strcmp(f, name) == 0;
+}
+
 static bool final(const char *phase)
 {
 	return phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0 ||
@@ -151,6 +162,9 @@ static void event_on(struct agent *a, const char *ns, const char *name, const ch
 
 /* ================================================================= source */
 
+static bool claim(struct agent *a, struct migration *m, const char *ending);
+static void rollback(struct agent *a, struct migration *m, const char *why);
+
 static void thaw(struct agent *a, struct migration *m)
 {
 	for (size_t i = 0; i < m->n_ids; i++) {
@@ -205,6 +219,18 @@ int agent_migrate_begin(struct agent *a, const char *ns, const char *name, const
 		return error_setx(err, EBUSY, "pod '%s/%s' cannot migrate: %s", ns, name, why);
 	}
 
+	if (fault("migrate-slow-source")) {
+		/* a source that answers too late: the destination gives up first */
+		pthread_mutex_unlock(&a->lock);
+		log_warning("fault point migrate-slow-source: sleeping %us", timeout_s + 3);
+		sleep(timeout_s + 3);
+		pthread_mutex_lock(&a->lock);
+		p = agent_find_pod(a, ns, name);
+		if (!p) {
+			pthread_mutex_unlock(&a->lock);
+			return error_setx(err, ENOENT, "pod '%s/%s' went away", ns, name);
+		}
+	}
 	struct migration *m = migration_new(a, true, ns, name, peer);
 	if (!m) {
 		pthread_mutex_unlock(&a->lock);
@@ -258,8 +284,17 @@ int agent_migrate_begin(struct agent *a, const char *ns, const char *name, const
 	pthread_mutex_unlock(&a->mig_lock);
 	phase(a, m, "Transferring", NULL);
 	pthread_mutex_lock(&a->mig_lock);
+	bool aborted = m->abort_requested;
 	*ret = json_deep_copy(m->record);
 	pthread_mutex_unlock(&a->mig_lock);
+	if (aborted && claim(a, m, "RollingBack")) {
+		/* the destination gave up while we were dumping */
+		rollback(a, m, "the destination aborted during the checkpoint");
+		json_decref(*ret);
+		*ret = NULL;
+		return error_setx(err, ECANCELED, "migration '%s' was aborted by the destination",
+				  m->id);
+	}
 	(void)r;
 	return 0;
 }
@@ -398,9 +433,11 @@ int agent_migrate_abort(struct agent *a, const char *id, const char *why, struct
 	if (!claim(a, m, "RollingBack")) {
 		pthread_mutex_lock(&a->mig_lock);
 		const char *ph = json_string_value(json_object_get(m->record, "phase"));
-		int r = strcmp(ph, "RolledBack") == 0 ? 0
-						      : error_setx(err, EBUSY, "migration '%s' is %s",
-								   id, ph);
+		int r = 0;
+		if (strcmp(ph, "Pending") == 0 || strcmp(ph, "Checkpointing") == 0)
+			m->abort_requested = true; /* rolled back as soon as the dump is done */
+		else if (strcmp(ph, "RolledBack") != 0)
+			r = error_setx(err, EBUSY, "migration '%s' is %s", id, ph);
 		pthread_mutex_unlock(&a->mig_lock);
 		return r;
 	}
@@ -594,6 +631,22 @@ static void *unpack(void *arg)
 	return NULL;
 }
 
+/* Fault point: the destination agent dies once half the checkpoint has arrived. */
+static void *die_mid_transfer(void *arg)
+{
+	struct migration *m = arg;
+	unsigned long long total = 0;
+	for (;;) {
+		total = (unsigned long long)json_integer_value(json_object_get(m->record, "totalBytes"));
+		if (total && __atomic_load_n(&m->bytes, __ATOMIC_RELAXED) >= total / 2)
+			break;
+		usleep(1000);
+	}
+	log_warning("fault point migrate-exit-mid-transfer: dying after %llu of %llu bytes",
+		    (unsigned long long)m->bytes, total);
+	_exit(9);
+}
+
 struct restore_job {
 	struct pod *p;
 	size_t i;
@@ -606,12 +659,6 @@ static void *restore_one(void *arg)
 	return NULL;
 }
 
-/* A named fault point, for the tests of every failure path: FERRY_FAULT=name. */
-static bool fault(const char *name)
-{
-	const char *f = getenv("FERRY_FAULT");
-	return f && strcmp(f, name) == 0;
-}
 
 /* The source's answer to a request, as a message. */
 static int peer_call(struct client *c, const char *method, const char *path, json_t **ret,
@@ -715,8 +762,11 @@ void pod_migrate_in(struct pod *p)
 
 	/* 1. the images, by digest */
 	r = client_new(peer, a->ca_path, &c, &err);
-	if (r >= 0)
+	if (r >= 0) {
+		/* a source that does not answer within the timeout is given up on */
+		client_set_timeout(c, timeout > 0 ? timeout : DEFAULT_TIMEOUT_S);
 		r = peer_call(c, "GET", "/api/v1/images", &images, &err);
+	}
 	for (size_t i = 0; r >= 0 && i < p->spec->n_containers; i++)
 		r = ensure_image(p, c, images, p->spec->containers[i].image, &err);
 	json_decref(images);
@@ -754,6 +804,11 @@ void pod_migrate_in(struct pod *p)
 		} else {
 			snprintf(job.src, sizeof(job.src), "/dev/fd/%d", pp[0]);
 			snprintf(job.dest, sizeof(job.dest), "%s", ckdir);
+			if (fault("migrate-exit-mid-transfer")) {
+				pthread_t killer;
+				if (pthread_create(&killer, NULL, die_mid_transfer, m) == 0)
+					pthread_detach(killer);
+			}
 			if (pthread_create(&t, NULL, unpack, &job) != 0) {
 				close(pp[0]);
 				close(pp[1]);
@@ -783,8 +838,6 @@ void pod_migrate_in(struct pod *p)
 		globfree(&g);
 		log_warning("migration='%s' fault point migrate-corrupt-image", m->id);
 	}
-	if (r >= 0 && fault("migrate-exit-mid-transfer"))
-		_exit(9);
 
 	/* 4. every container restored, in parallel; none left waiting */
 	if (r >= 0) {

@@ -17,6 +17,7 @@
 struct client {
 	char *base;
 	char *ca;
+	long timeout_s;
 	char curl_err[CURL_ERROR_SIZE];
 };
 
@@ -49,6 +50,11 @@ int client_new(const char *base_url, const char *ca_file, struct client **ret,
 		c->base[--n] = '\0';
 	*ret = c;
 	return 0;
+}
+
+void client_set_timeout(struct client *c, long seconds)
+{
+	c->timeout_s = seconds;
 }
 
 struct client *client_free(struct client *c)
@@ -134,7 +140,7 @@ int client_request(struct client *c, const char *method, const char *path, const
 	}
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, reply);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 300L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, c->timeout_s ? c->timeout_s : 300L);
 	rc = curl_easy_perform(h);
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &reply->status);

@@ -334,8 +334,8 @@ YAML
 	wait_for 20 phase_is limited Running
 	id=$(ferry_a get pod limited -o json | sed -n 's/.*"containerID": "runc:\/\/\(.*\)".*/\1/p')
 	[ -n "$id" ]
-	[ "$(cat /sys/fs/cgroup/memory/ferry-e2e-node-a/$id/memory.limit_in_bytes)" = 67108864 ]
-	[ "$(cat /sys/fs/cgroup/cpu/ferry-e2e-node-a/$id/cpu.cfs_quota_us)" = 25000 ]
+	[ "$(cat /sys/fs/cgroup/memory/ferry-e2e-$PORT-node-a/$id/memory.limit_in_bytes)" = 67108864 ]
+	[ "$(cat /sys/fs/cgroup/cpu/ferry-e2e-$PORT-node-a/$id/cpu.cfs_quota_us)" = 25000 ]
 	ferry_a delete pod limited
 }
 

@@ -20,8 +20,9 @@ need_root() {
 start_agent() {
 	local name=$1 addr=$2 dir=$W/$1
 	mkdir -p "$dir"
+	echo "--listen $addr:$PORT" >"$dir/cmdline"
 	"$FERRYD" --name "$name" --listen "$addr:$PORT" --state-dir "$dir/state" \
-		--cluster-ca "$W/ca" --cgroup-parent "ferry-e2e-$name" --backoff-base-ms 300 \
+		--cluster-ca "$W/ca" --cgroup-parent "ferry-e2e-$PORT-$name" --backoff-base-ms 300 \
 		--log-level debug >>"$dir/ferryd.log" 2>&1 &
 	echo $! >"$dir/pid"
 	for _ in $(seq 100); do
@@ -43,9 +44,11 @@ stop_agent() { # NAME [SIGNAL]
 	done
 }
 
-# ferry_a / ferry_b ARGS...: the CLI against node a or b.
+# ferry_a / ferry_b / ferry_c ARGS...: the CLI against node a, b or c.
+NODE_C=https://127.0.0.4:$PORT
 ferry_a() { "$FERRY" --node "$NODE_A" --ca "$W/ca/ca.crt" "$@"; }
 ferry_b() { "$FERRY" --node "$NODE_B" --ca "$W/ca/ca.crt" "$@"; }
+ferry_c() { "$FERRY" --node "$NODE_C" --ca "$W/ca/ca.crt" "$@"; }
 
 # api_a METHOD PATH [curl args...]: raw HTTPS; prints the body, then "HTTP <code>".
 api_a() {
@@ -66,8 +69,17 @@ wait_for() {
 	return 1
 }
 
-pod_phase() { ferry_a get pod "$1" -o json | grep -m1 '"phase"' | sed 's/.*: "\(.*\)".*/\1/'; }
-phase_is() { [ "$(pod_phase "$1")" = "$2" ]; }
+pod_phase() { ferry_${3:-a} get pod "$1" -o json | grep -m1 '"phase"' | sed 's/.*: "\(.*\)".*/\1/'; }
+phase_is() { [ "$(pod_phase "$1" "$2" "${3:-a}")" = "$2" ]; }
+
+# nothing_left NODE-DIR: no pods, no mounts, no container cgroups, no temporary files.
+nothing_left() {
+	local dir=$W/$1/state
+	[ -z "$(ls "$dir/pods" 2>/dev/null)" ] || { echo "pods left in $dir"; return 1; }
+	[ -z "$(ls "$dir/images/tmp" 2>/dev/null)" ] || { echo "files left in $dir/images/tmp"; return 1; }
+	! grep -q "$dir" /proc/self/mountinfo || { echo "mounts left under $dir"; return 1; }
+	[ -z "$(ls -d /sys/fs/cgroup/memory/ferry-e2e-$PORT-$1/*/ 2>/dev/null)" ] || { echo "cgroups left for $1"; return 1; }
+}
 
 setup_agents() {
 	need_root
@@ -82,10 +94,12 @@ setup_agents() {
 
 # Deletes every pod, stops the agents, and checks that nothing is left behind.
 teardown_agents() {
-	local n
-	for n in node-a node-b; do
-		local node=$NODE_A
-		[ "$n" = node-b ] && node=$NODE_B
+	local n addr
+	for n in $(ls "$W" 2>/dev/null); do
+		[ -f "$W/$n/pid" ] || continue
+		addr=$(sed -n 's/.*--listen \([0-9.]*\):.*/\1/p' "$W/$n/cmdline" 2>/dev/null)
+		[ -n "$addr" ] || continue
+		local node=https://$addr:$PORT
 		for p in $("$FERRY" --node "$node" --ca "$W/ca/ca.crt" get pods -A -o json 2>/dev/null |
 			grep -A2 '"metadata"' | sed -n 's/.*"name": "\(.*\)".*/\1/p'); do
 			"$FERRY" --node "$node" --ca "$W/ca/ca.crt" delete pod "$p" >/dev/null 2>&1 || true
@@ -94,12 +108,12 @@ teardown_agents() {
 	done
 	local left
 	left=$(grep "$W" /proc/self/mountinfo | awk '{print $5}')
-	left+=$(ls -d /sys/fs/cgroup/*/ferry-e2e-node-*/*/ 2>/dev/null)
+	left+=$(ls -d /sys/fs/cgroup/*/ferry-e2e-$PORT-*/*/ 2>/dev/null)
 	if [ -n "$left" ]; then
 		echo "left behind: $left" >&2
 		for m in $(grep "$W" /proc/self/mountinfo | awk '{print $5}' | sort -r); do umount -l "$m"; done
 	fi
-	for d in /sys/fs/cgroup/*/ferry-e2e-node-*; do rmdir "$d" 2>/dev/null || true; done
+	for d in /sys/fs/cgroup/*/ferry-e2e-$PORT-*; do rmdir "$d" 2>/dev/null || true; done
 	rm -rf "$W"
 	[ -z "$left" ]
 }
