@@ -24,7 +24,7 @@ int cmd_apply(struct cli_context *ctx, int argc, char **argv)
 	size_t len = 0;
 	int c;
 
-	optind = 1;
+	optind = 0; /* 0: glibc starts over, also for a second command in one process */
 	while ((c = getopt_long(argc, argv, "f:n:o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': file = optarg; break;

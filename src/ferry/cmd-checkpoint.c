@@ -109,7 +109,7 @@ int cmd_checkpoint(struct cli_context *ctx, int argc, char **argv)
 
 	if (argc >= 2 && strcmp(argv[1], "inspect") == 0)
 		return inspect(argc, argv);
-	optind = 1;
+	optind = 0; /* 0: glibc starts over, also for a second command in one process */
 	while ((c = getopt_long(argc, argv, "n:c:o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n': ns = optarg; break;
@@ -198,7 +198,7 @@ int cmd_restore(struct cli_context *ctx, int argc, char **argv)
 	const char *ns = "default", *name = NULL;
 	int c;
 
-	optind = 1;
+	optind = 0; /* 0: glibc starts over, also for a second command in one process */
 	while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n': ns = optarg; break;

@@ -41,7 +41,7 @@ int cmd_describe(struct cli_context *ctx, int argc, char **argv)
 	const char *ns = "default";
 	int c;
 
-	optind = 1;
+	optind = 0; /* 0: glibc starts over, also for a second command in one process */
 	while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n': ns = optarg; break;

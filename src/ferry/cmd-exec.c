@@ -20,7 +20,7 @@ int cmd_exec(struct cli_context *ctx, int argc, char **argv)
 	const char *name = NULL;
 
 	/* Options may stand before and after POD; "--" ends them. */
-	optind = 1;
+	optind = 0; /* 0: glibc starts over, also for a second command in one process */
 	for (;;) {
 		while ((c = getopt_long(argc, argv, "+n:c:h", opts, NULL)) != -1) {
 			switch (c) {

@@ -104,7 +104,7 @@ int cmd_get(struct cli_context *ctx, int argc, char **argv)
 	bool all = false;
 	int c;
 
-	optind = 1;
+	optind = 0; /* 0: glibc starts over, also for a second command in one process */
 	while ((c = getopt_long(argc, argv, "n:Ao:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n': ns = optarg; break;

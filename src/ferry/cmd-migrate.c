@@ -69,7 +69,7 @@ int cmd_migrate(struct cli_context *ctx, int argc, char **argv)
 	bool keep = false;
 	int c;
 
-	optind = 1;
+	optind = 0; /* 0: glibc starts over, also for a second command in one process */
 	while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 't': dest_url = optarg; break;

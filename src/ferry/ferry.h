@@ -34,6 +34,9 @@ int cmd_restore(struct cli_context *ctx, int argc, char **argv);
 int cmd_migrate(struct cli_context *ctx, int argc, char **argv);
 int cmd_ca(struct cli_context *ctx, int argc, char **argv);
 int cmd_demo(struct cli_context *ctx, int argc, char **argv);
+int demo_local(struct cli_context *ctx, int argc, char **argv);
+/* The demo image: FERRY_DEMO_IMAGE, the installed one, or the one beside the binary. */
+const char *demo_image_default(char *buf, size_t len);
 
 /* Prints "ferry: <msg>" on stderr; returns the exit code 1. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

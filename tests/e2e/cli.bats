@@ -16,8 +16,10 @@ setup() {
 	: "${FERRY_TEST_IMAGE:?FERRY_TEST_IMAGE must name the test image}"
 }
 
-# Nothing of a demo may be left: work dirs, mounts, cgroups, runc state.
+# Nothing of a demo may be left: work dirs, mounts, cgroups, runc state, agents.
 assert_no_leftovers() {
+	run pgrep -f 'ferryd --name node-. --listen 127.0.0.[23]:10251'
+	[ -z "$output" ] || { echo "agents left: $output"; return 1; }
 	run bash -c 'ls -d /tmp/ferry-demo-* 2>/dev/null'
 	[ -z "$output" ] || { echo "left behind: $output"; return 1; }
 	run bash -c 'grep ferry-demo /proc/self/mountinfo'
@@ -49,19 +51,34 @@ assert_no_leftovers() {
 	run "$FERRY" demo --mem lots
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"--mem: 'lots' is not a size in MiB"* ]]
+	run "$FERRY" demo --local --mem lots
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"--mem: 'lots' is not a size in MiB"* ]]
 	run "$FERRY" --log-level loud demo
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"unknown log level 'loud'"* ]]
 }
 
-@test "ferry demo: a stateful container is checkpointed and restored with its state" {
+@test "ferry demo: a stateful pod live-migrates between two agents and back, state intact" {
 	run "$FERRY" demo --image "$FERRY_TEST_IMAGE" --mem 16
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"node node-a  https://127.0.0.2:10251"* ]]
+	[[ "$output" == *"node node-b  https://127.0.0.3:10251"* ]]
+	[[ "$output" == *"[hop 1] node-a -> node-b"*"pod/counter migrated to https://127.0.0.3:10251"*"downtime "*"it continued"*"check ok"* ]]
+	[[ "$output" == *"[hop 2] node-b -> node-a"*"pod/counter migrated to https://127.0.0.2:10251"*"it continued"*"check ok"* ]]
+	[[ "$output" == *"demo: ok"* ]]
+	[[ "$output" != *"check FAIL"* ]]
+	assert_no_leftovers
+}
+
+@test "ferry demo --local: a container checkpointed and restored under a second runc root" {
+	run "$FERRY" demo --local --image "$FERRY_TEST_IMAGE" --mem 16
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"[3/5] checkpoint"* ]]
 	[[ "$output" == *"[4/5] restore"*"on node b"* ]]
 	[[ "$output" == *"count continued"*"intact"* ]]
-	[[ "$output" == *"downtime"* ]]
 	[[ "$output" == *"demo: ok"* ]]
 	assert_no_leftovers
 }
@@ -79,7 +96,7 @@ assert_no_leftovers() {
 	run "$FERRY" demo --image "$junk"
 	rm -f "$junk"
 	[ "$status" -eq 1 ]
-	[[ "$output" == *"import image 'demo'"* ]]
+	[[ "$output" == *"import image 'test'"* ]]
 	assert_no_leftovers
 }
 
@@ -87,7 +104,7 @@ assert_no_leftovers() {
 	"$FERRY" demo --image "$FERRY_TEST_IMAGE" --mem 16 >"$BATS_TEST_TMPDIR/out" 2>&1 &
 	pid=$!
 	for _ in $(seq 100); do
-		grep -q '\[2/5\] run' "$BATS_TEST_TMPDIR/out" && break
+		grep -q 'pod/counter created' "$BATS_TEST_TMPDIR/out" && break
 		sleep 0.1
 	done
 	kill -INT "$pid"
@@ -99,15 +116,15 @@ assert_no_leftovers() {
 	assert_no_leftovers
 }
 
-@test "ferry demo -o json prints the figures as JSON on stdout" {
-	run --separate-stderr "$FERRY" demo --image "$FERRY_TEST_IMAGE" --mem 8 -o json
+@test "ferry demo --local -o json prints the figures as JSON on stdout" {
+	run --separate-stderr "$FERRY" demo --local --image "$FERRY_TEST_IMAGE" --mem 8 -o json
 	[ "$status" -eq 0 ]
 	[[ "${lines[0]}" == "{" ]]
 	[[ "$output" == *'"mem_mib": 8'* ]]
 	[[ "$output" == *'"downtime_seconds": '* ]]
 	[[ "$output" == *'"workload_gap_ms": '* ]]
 	[[ "$output" != *"[1/5]"* ]]
-	run "$FERRY" demo -o yaml
+	run "$FERRY" demo --local -o yaml
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"unknown output format 'yaml'"* ]]
 	assert_no_leftovers
