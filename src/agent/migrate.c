@@ -275,7 +275,21 @@ int agent_migrate_begin(struct agent *a, const char *ns, const char *name, const
 	/* What the destination will receive: every file, for its progress. */
 	unsigned long long total = 0;
 	(void)dir_size(m->staging, &total, NULL);
+	/* The containers and their images, by digest and size. */
+	json_t *containers = json_array();
+	pthread_mutex_lock(&a->lock);
+	p = agent_find_pod(a, ns, name);
+	for (size_t i = 0; p && i < p->spec->n_containers; i++) {
+		struct image_info img = { 0 };
+		(void)image_store_get(a->images, p->spec->containers[i].image, &img, NULL);
+		json_array_append_new(containers,
+				      json_pack("{s:s, s:s, s:s, s:I}", "name", p->spec->containers[i].name,
+						"image", p->spec->containers[i].image, "imageDigest",
+						img.digest, "imageSize", (json_int_t)img.size));
+	}
+	pthread_mutex_unlock(&a->lock);
 	pthread_mutex_lock(&a->mig_lock);
+	json_object_set_new(m->record, "containers", containers);
 	m->timeout_ns = (unsigned long long)(timeout_s ? timeout_s : DEFAULT_TIMEOUT_S) * 1000000000ULL;
 	m->deadline_ns = now_ns() + m->timeout_ns;
 	json_object_set_new(m->record, "checkpoint", req.result);

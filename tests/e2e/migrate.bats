@@ -77,6 +77,8 @@ running_on() { # NODE POD
 	run ferry_a get pod hop -o json
 	[[ "$output" == *'"restartCount": 0'* ]]
 	# the records, on both sides
+	run ferry_a get migrations -o json
+	[[ "$output" == *'"imageDigest": "sha256:'* ]]
 	run ferry_a get migrations
 	[[ "$output" == *"source"*"default/hop"*"Succeeded"* ]]
 	[[ "$output" == *"destination"*"default/hop"*"Succeeded"* ]]
@@ -92,9 +94,13 @@ running_on() { # NODE POD
 	[[ "$output" != *"only-on-a"* ]]
 	stateful_pod pulled only-on-a | ferry_a apply -f -
 	running_on a pulled
-	run ferry_a migrate pulled --to "$NODE_B"
+	run ferry_a migrate pulled --to "$NODE_B" --keep-source-checkpoint
 	echo "$output"
 	[ "$status" -eq 0 ]
+	# asked to, the source kept its checkpoint, as an archive that restores
+	run ferry_a checkpoint inspect "$(ls "$W"/node-a/state/checkpoints/checkpoint-pulled_default-mig-*.tar.zst)"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Pod:         default/pulled"* ]]
 	run ferry_b image ls
 	[[ "$output" == *"only-on-a"* ]]
 	run ferry_b describe pod pulled
