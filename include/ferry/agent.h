@@ -81,13 +81,14 @@ struct agent_checkpoint_opts {
 	int tcp_established;   /* 1, 0, or -1: the pod's annotation, default on */
 	int file_locks;	       /* likewise */
 	const char *compress;  /* "zstd" (default), "gzip", "none" */
-	bool kubelet_name;     /* checkpoint-<pod>_<ns>-<container>-<time>.tar, as the kubelet */
 	unsigned timeout_ms;   /* per CRIU dump; 0: the runtime's default */
 };
 
 /*
  * Checkpoints a pod (or one container) consistently into an archive in
- * STATE/checkpoints. ret: {archive, path, size, digest, leftRunning, stats}.
+ * STATE/checkpoints, named as the kubelet names its archives:
+ * checkpoint-<pod>_<ns>[-<container>]-<RFC 3339 time>.tar[.gz|.zst].
+ * ret: {archive, path, size, digest, leftRunning, stats}.
  * On failure the pod runs on as before. -EBUSY when a container is not running.
  */
 int agent_pod_checkpoint(struct agent *a, const char *ns, const char *name,

@@ -517,8 +517,7 @@ static void kubelet_checkpoint(struct http_request *req, struct http_response *r
 	struct api *api = u;
 	struct error err = { 0 };
 	struct agent_checkpoint_opts o = { .tcp_established = -1, .file_locks = -1,
-					   .leave_running = true, .compress = "none",
-					   .kubelet_name = true };
+					   .leave_running = true, .compress = "none" };
 	const char *ns = http_param(req, "namespace"), *pod = http_param(req, "pod");
 	const char *timeout = http_query(req, "timeout");
 	json_t *v = NULL;
