@@ -102,6 +102,13 @@ struct agent {
 	pthread_t reaper;
 	bool reaper_running, stopping;
 	char *ca_path; /* whom agents trust: STATE/tls/ca.crt */
+	/*
+	 * Where a migration's checkpoint lives while it crosses: tmpfs
+	 * (/dev/shm/ferry-NODE-HASH) when there is one, else STATE/scratch.
+	 * CRIU dumps there, the stream is packed from and unpacked to there,
+	 * and the restore reads from there: memory, not disk, on both sides.
+	 */
+	char *scratch_dir;
 	bool loopback; /* this agent listens on 127/8: compression never pays */
 };
 

@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "agent-internal.h"
@@ -265,6 +268,21 @@ int agent_new(const struct agent_config *cfg, struct agent **ret, struct error *
 		return error_set(err, r, "cannot create directories in '%s'", cfg->state_dir);
 	}
 	a->ca_path = path_join(cfg->state_dir, "tls/ca.crt");
+	{
+		/* tmpfs for migrations in flight, one dir per agent (its state dir's inode keeps two apart) */
+		struct stat st;
+		struct statfs sf;
+		if (stat(cfg->state_dir, &st) == 0 && statfs("/dev/shm", &sf) == 0 &&
+		    sf.f_type == TMPFS_MAGIC)
+			(void)!asprintf(&a->scratch_dir, "/dev/shm/ferry-%s-%llx", cfg->node_name,
+					(unsigned long long)st.st_ino);
+		else
+			a->scratch_dir = path_join(cfg->state_dir, "scratch");
+		if (a->scratch_dir) {
+			(void)rm_rf(a->scratch_dir, NULL); /* what a stopped agent left in flight */
+			(void)mkdir_p(a->scratch_dir, 0700);
+		}
+	}
 	a->loopback = strncmp(a->host_ip, "127.", 4) == 0;
 	r = store_open(db, &a->store, err);
 	if (r >= 0)
@@ -322,6 +340,9 @@ struct agent *agent_free(struct agent *a)
 	if (a->store)
 		migration_agent_done(a);
 	free(a->ca_path);
+	if (a->scratch_dir)
+		(void)rm_rf(a->scratch_dir, NULL);
+	free(a->scratch_dir);
 	store_free(a->store);
 	pthread_mutex_destroy(&a->lock);
 	free(a->node_name);

@@ -237,7 +237,7 @@ int agent_migrate_begin(struct agent *a, const char *ns, const char *name, const
 		return error_set(err, ENOMEM, "migration");
 	}
 	m->keep_checkpoint = keep;
-	snprintf(m->staging, sizeof(m->staging), "%s/migrate-%s", p->dir, m->id);
+	snprintf(m->staging, sizeof(m->staging), "%s/out-%s", a->scratch_dir, m->id);
 	struct ckpt_request req = { .container = NULL, .leave_running = true,
 				    .staging_dir = m->staging, .frozen_ids = m->ids,
 				    .n_frozen = &m->n_ids };
@@ -806,7 +806,8 @@ void pod_migrate_in(struct pod *p)
 	}
 
 	/* 3. the stream, unpacked (and every digest verified) as it arrives */
-	cleanup_free char *ckdir = path_join(p->dir, "checkpoint");
+	char ckdir[PATH_MAX];
+	snprintf(ckdir, sizeof(ckdir), "%s/in-%s", a->scratch_dir, m->id);
 	struct unpack_job job = { 0 };
 	if (r >= 0) {
 		phase(a, m, "Transferring", NULL);
@@ -938,6 +939,8 @@ void pod_migrate_in(struct pod *p)
 		pthread_mutex_unlock(&p->lock);
 		pod_persist(p);
 	}
+	/* The images were for CRIU only: the restored processes do not need them. */
+	(void)rm_rf(ckdir, NULL);
 	json_decref(src);
 	client_free(c);
 }

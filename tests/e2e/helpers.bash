@@ -79,6 +79,10 @@ nothing_left() {
 	[ -z "$(ls "$dir/images/tmp" 2>/dev/null)" ] || { echo "files left in $dir/images/tmp"; return 1; }
 	! grep -q "$dir" /proc/self/mountinfo || { echo "mounts left under $dir"; return 1; }
 	[ -z "$(ls -d /sys/fs/cgroup/memory/ferry-e2e-$PORT-$1/*/ 2>/dev/null)" ] || { echo "cgroups left for $1"; return 1; }
+	# migrations in flight live on tmpfs, /dev/shm/ferry-NODE-<state dir inode>
+	local scratch
+	scratch=/dev/shm/ferry-$1-$(printf '%x' "$(stat -c %i "$dir")")
+	[ -z "$(ls -A "$scratch" 2>/dev/null)" ] || { echo "migration files left in $scratch"; return 1; }
 }
 
 setup_agents() {

@@ -43,6 +43,13 @@ check_ok() {
 	[[ "$last" == "check ok"* ]]
 }
 
+# The source's own migration files (its dump) are gone too.
+nothing_left_of_migrations() {
+	local scratch
+	scratch=/dev/shm/ferry-$1-$(printf '%x' "$(stat -c %i "$W/$1/state")")
+	[ -z "$(ls -A "$scratch" 2>/dev/null)" ]
+}
+
 running_on() { # NODE POD
 	wait_for 20 bash -c "\"$FERRY\" --node $(eval echo \$NODE_${1^^}) --ca $W/ca/ca.crt get pod $2 -o json | grep -q '\"phase\": \"Running\"'"
 }
@@ -150,7 +157,7 @@ YAML
 	[[ "$output" == *"RolledBack"* ]]
 	wait_for 20 bash -c "! \"$FERRY\" --node $NODE_C --ca $W/ca/ca.crt get pod hop"
 	nothing_left node-c
-	[ -z "$(ls -d "$W"/node-a/state/pods/*/migrate-* 2>/dev/null)" ]
+	nothing_left_of_migrations node-a
 	stop_agent node-c
 }
 
@@ -166,6 +173,7 @@ YAML
 	running_on a hop
 	check_ok a hop keeper
 	check_ok a hop talker
+	nothing_left_of_migrations node-a
 	# the destination, back, removes its half-made copy
 	start_agent node-c 127.0.0.4
 	wait_for 20 bash -c "! \"$FERRY\" --node $NODE_C --ca $W/ca/ca.crt get pod hop"
