@@ -64,6 +64,13 @@ bool name_is_valid(const char *name);
  */
 bool name_is_safe_filename(const char *name);
 
+/*
+ * The program name beside the running binary (/proc/self/exe's directory) if
+ * it is executable there, else dir/name if given and executable there, else
+ * NULL. Allocated.
+ */
+char *path_next_to_self(const char *name, const char *fallback_dir);
+
 /* Monotonic clock in nanoseconds. */
 unsigned long long now_ns(void);
 

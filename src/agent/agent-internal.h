@@ -146,6 +146,8 @@ void start_container(struct pod *p, size_t i);
 
 /* agent.c */
 void pod_free(struct pod *p);
+/* Asks for a graceful deletion (persisted, so that a restarted agent finishes it). */
+void pod_mark_deleting(struct pod *p);
 void agent_remove_pod(struct agent *a, struct pod *p);
 
 /* Small JSON accessors for container records. */

@@ -38,6 +38,13 @@ static void uuid4(char out[37])
 		 b[13], b[14], b[15]);
 }
 
+static void timestamp(char now[48])
+{
+	rfc3339_now(now, 48);
+	now[19] = 'Z'; /* Kubernetes timestamps have whole seconds */
+	now[20] = '\0';
+}
+
 void pod_free(struct pod *p)
 {
 	if (!p)
@@ -87,6 +94,21 @@ static struct pod *find(struct agent *a, const char *ns, const char *name)
 		if (strcmp(p->spec->namespace_, ns) == 0 && strcmp(p->spec->name, name) == 0)
 			return p;
 	return NULL;
+}
+
+void pod_mark_deleting(struct pod *p)
+{
+	char now[48];
+
+	pthread_mutex_lock(&p->lock);
+	if (!p->deleting) {
+		p->deleting = true;
+		timestamp(now);
+		json_object_set_new(p->state, "deletionTimestamp", json_string(now));
+	}
+	pthread_cond_signal(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+	pod_persist(p); /* a restarted agent finishes the deletion */
 }
 
 struct pod *agent_find_pod(struct agent *a, const char *ns, const char *name)
@@ -353,13 +375,6 @@ struct agent *agent_free(struct agent *a)
 	free(a->checkpoints_dir);
 	free(a);
 	return NULL;
-}
-
-static void timestamp(char now[48])
-{
-	rfc3339_now(now, 48);
-	now[19] = 'Z'; /* Kubernetes timestamps have whole seconds */
-	now[20] = '\0';
 }
 
 /*
@@ -651,25 +666,17 @@ int agent_pod_list(struct agent *a, const char *ns, json_t **ret_list, struct er
 int agent_pod_delete(struct agent *a, const char *ns, const char *name, json_t **ret_pod,
 		     struct error *err)
 {
-	char now[48];
-
 	pthread_mutex_lock(&a->lock);
 	struct pod *p = find(a, ns, name);
 	if (!p) {
 		pthread_mutex_unlock(&a->lock);
 		return not_found(err, ns, name);
 	}
+	pod_mark_deleting(p);
 	pthread_mutex_lock(&p->lock);
-	if (!p->deleting) {
-		p->deleting = true;
-		timestamp(now);
-		json_object_set_new(p->state, "deletionTimestamp", json_string(now));
-	}
-	pthread_cond_signal(&p->wake);
 	*ret_pod = pod_view(p);
 	pthread_mutex_unlock(&p->lock);
 	pthread_mutex_unlock(&a->lock);
-	pod_persist(p); /* a restarted agent finishes the deletion */
 	return 0;
 }
 

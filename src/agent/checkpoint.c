@@ -298,14 +298,7 @@ void pod_checkpoint_run(struct pod *p, struct ckpt_request *req)
 		return;
 deleted:
 	/* Stopped by the checkpoint: the pod is deleted (its state is in the archive). */
-	pthread_mutex_lock(&p->lock);
-	p->deleting = true;
-	rfc3339_now(now, sizeof(now));
-	now[19] = 'Z';
-	now[20] = '\0';
-	json_object_set_new(p->state, "deletionTimestamp", json_string(now));
-	pthread_mutex_unlock(&p->lock);
-	pod_persist(p);
+	pod_mark_deleting(p);
 	if (r < 0) {
 		pod_event(p, "Warning", "CheckpointFailed", "%s", err->msg);
 		finish(req, r, NULL);

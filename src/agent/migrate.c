@@ -929,15 +929,7 @@ void pod_migrate_in(struct pod *p)
 			  rolled_back ? "the source rolled back and runs the pod"
 				      : "the pod was not moved");
 		/* The copy goes away; the pod stays where it was. */
-		char now[48];
-		pthread_mutex_lock(&p->lock);
-		p->deleting = true;
-		rfc3339_now(now, sizeof(now));
-		now[19] = 'Z';
-		now[20] = '\0';
-		json_object_set_new(p->state, "deletionTimestamp", json_string(now));
-		pthread_mutex_unlock(&p->lock);
-		pod_persist(p);
+		pod_mark_deleting(p);
 	}
 	/* The images were for CRIU only: the restored processes do not need them. */
 	(void)rm_rf(ckdir, NULL);

@@ -547,6 +547,19 @@ static void kubelet_checkpoint(struct http_request *req, struct http_response *r
 	json_decref(v);
 }
 
+/* A file as the body, streamed, with its Content-Length and its digest header. */
+static void reply_file(struct http_response *res, int fd, unsigned long long size,
+		       const char *digest)
+{
+	res->status = 200;
+	res->content_type = "application/x-tar";
+	res->from_file = true;
+	res->file_fd = fd;
+	res->file_size = size;
+	snprintf(res->header_name, sizeof(res->header_name), "X-Content-Digest");
+	snprintf(res->header_value, sizeof(res->header_value), "%s", digest);
+}
+
 static char *archive_path(struct api *api, const char *name)
 {
 	return path_join(agent_checkpoints_dir(api->agent), name);
@@ -608,13 +621,7 @@ static void checkpoint_download(struct http_request *req, struct http_response *
 		http_reply_error(res, 500, NULL, "%s", err.msg);
 		return;
 	}
-	res->status = 200;
-	res->content_type = "application/x-tar";
-	res->from_file = true;
-	res->file_fd = fd;
-	res->file_size = (unsigned long long)st.st_size;
-	snprintf(res->header_name, sizeof(res->header_name), "X-Content-Digest");
-	snprintf(res->header_value, sizeof(res->header_value), "%s", digest);
+	reply_file(res, fd, (unsigned long long)st.st_size, digest);
 }
 
 static void checkpoint_upload(struct http_request *req, struct http_response *res, void *u)
@@ -815,13 +822,7 @@ static void image_tarball(struct http_request *req, struct http_response *res, v
 		http_reply_error(res, 500, NULL, "cannot read image '%s'", name);
 		return;
 	}
-	res->status = 200;
-	res->content_type = "application/x-tar";
-	res->from_file = true;
-	res->file_fd = fd;
-	res->file_size = (unsigned long long)st.st_size;
-	snprintf(res->header_name, sizeof(res->header_name), "X-Content-Digest");
-	snprintf(res->header_value, sizeof(res->header_value), "%s", img.digest);
+	reply_file(res, fd, (unsigned long long)st.st_size, img.digest);
 }
 
 const struct http_route api_routes[] = {

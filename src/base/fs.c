@@ -334,3 +334,28 @@ int unmount_below(const char *dir, struct error *err)
 	free(found);
 	return r < 0 ? r : count;
 }
+
+char *path_next_to_self(const char *name, const char *fallback_dir)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			char *p = path_join(exe, name);
+			if (p && access(p, X_OK) == 0)
+				return p;
+			free(p);
+		}
+	}
+	if (fallback_dir) {
+		char *p = path_join(fallback_dir, name);
+		if (p && access(p, X_OK) == 0)
+			return p;
+		free(p);
+	}
+	return NULL;
+}

@@ -47,22 +47,6 @@ struct demo {
 	struct cli_context ctx;
 };
 
-static char *find_ferryd(void)
-{
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		char *slash = strrchr(exe, '/');
-		if (slash) {
-			strcpy(slash + 1, "ferryd");
-			if (access(exe, X_OK) == 0)
-				return strdup(exe);
-		}
-	}
-	return access("/usr/local/bin/ferryd", X_OK) == 0 ? strdup("/usr/local/bin/ferryd") : NULL;
-}
-
 static int start_agent(struct demo *d, struct agent_proc *a, const char *ferryd)
 {
 	char listen[64], state[PATH_MAX + 16], log[PATH_MAX + 16], cg[64];
@@ -309,7 +293,7 @@ int cmd_demo(struct cli_context *ctx, int argc, char **argv)
 		return cli_fail("demo: unexpected argument '%s'", argv[optind]);
 	if (geteuid() != 0)
 		return cli_fail("demo: must run as root (runc and CRIU need it)");
-	cleanup_free char *ferryd = find_ferryd();
+	cleanup_free char *ferryd = path_next_to_self("ferryd", "/usr/local/bin");
 	if (!ferryd)
 		return cli_fail("demo: cannot find ferryd next to ferry or in /usr/local/bin");
 	char image_buf[PATH_MAX];

@@ -128,17 +128,9 @@ static int load_config(struct options *o, struct error *err)
 /* ferry-monitor next to this binary, else on PATH. */
 static char *find_monitor(void)
 {
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		char *slash = strrchr(exe, '/');
-		if (slash) {
-			strcpy(slash + 1, "ferry-monitor");
-			if (access(exe, X_OK) == 0)
-				return strdup(exe);
-		}
-	}
+	char *beside = path_next_to_self("ferry-monitor", NULL);
+	if (beside)
+		return beside;
 	const char *path = getenv("PATH") ?: "/usr/local/bin:/usr/bin:/bin";
 	cleanup_free char *copy = strdup(path);
 	char *save = NULL;
