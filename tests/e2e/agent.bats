@@ -140,6 +140,7 @@ apiVersion: v1
 kind: Pod
 metadata: {name: badhook}
 spec:
+  terminationGracePeriodSeconds: 1
   containers:
   - name: c
     image: test
@@ -186,7 +187,7 @@ YAML
 }
 
 @test "two agents keep separate pods" {
-	echo '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"same"},"spec":{"containers":[{"name":"c","image":"test","command":["sleep","1000"]}]}}' >"$W/same.json"
+	echo '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"same"},"spec":{"terminationGracePeriodSeconds":1,"containers":[{"name":"c","image":"test","command":["sleep","1000"]}]}}' >"$W/same.json"
 	ferry_a apply -f "$W/same.json"
 	run ferry_b get pods
 	[[ "$output" == "No resources found"* || "$output" != *"same"* ]]
@@ -323,6 +324,7 @@ apiVersion: v1
 kind: Pod
 metadata: {name: limited, somethingNew: 1}
 spec:
+  terminationGracePeriodSeconds: 1
   nodeSelector: {disk: ssd}
   containers:
   - name: c
@@ -341,7 +343,7 @@ YAML
 
 @test "healthz and metrics answer over HTTPS" {
 	api_a POST /api/v1/namespaces/default/pods --data-binary '{"metadata":{"name":"A_B"},"spec":{}}' >/dev/null
-	echo '{"metadata":{"name":"m"},"spec":{"containers":[{"name":"c","image":"test","command":["sleep","1000"]}]}}' | ferry_a apply -f -
+	echo '{"metadata":{"name":"m"},"spec":{"terminationGracePeriodSeconds":1,"containers":[{"name":"c","image":"test","command":["sleep","1000"]}]}}' | ferry_a apply -f -
 	wait_for 20 phase_is m Running
 	run api_a GET /healthz
 	[[ "$output" == "ok"*"HTTP 200" ]]
