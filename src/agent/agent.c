@@ -239,8 +239,25 @@ static int load_one(const struct store_pod *sp, void *userdata)
 	size_t adopted = 0;
 	for (size_t i = 0; i < spec->n_containers; i++) {
 		json_t *c = json_array_get(json_object_get(state, "containers"), i);
-		if (cstr(c, "state") && strcmp(cstr(c, "state"), "running") == 0)
-			adopted++;
+		if (!cstr(c, "state") || strcmp(cstr(c, "state"), "running") != 0)
+			continue;
+		adopted++;
+		/*
+		 * An agent that died in the middle of a checkpoint left the pod
+		 * frozen: thaw it (a migration's source pod is handled, and
+		 * thawed, by its migration record).
+		 */
+		struct container_state st;
+		if (cstr(c, "id") && runtime_state(a->rt, cstr(c, "id"), &st, NULL) == 0 &&
+		    st.status == CONTAINER_PAUSED) {
+			struct error e2 = { 0 };
+			if (runtime_resume(a->rt, cstr(c, "id"), &e2) < 0)
+				log_error("pod='%s/%s' cannot thaw '%s': %s", sp->namespace_, sp->name,
+					  cstr(c, "id"), e2.msg);
+			else
+				log_notice("pod='%s/%s' container '%s' was left frozen: thawed",
+					   sp->namespace_, sp->name, cstr(c, "id"));
+		}
 	}
 	log_info("pod='%s/%s' re-adopted (%zu running container(s))", sp->namespace_, sp->name,
 		 adopted);

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <dirent.h>
 #include <poll.h>
 #include <signal.h>
@@ -173,6 +174,8 @@ int spawn_monitor(struct pod *p, const char *id, const char *bundle, const char 
 				dup2(devnull, 0);
 				dup2(devnull, 1);
 			}
+			/* nothing of the agent's but the sync pipe: the monitor outlives it */
+			(void)close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 			(void)fcntl(sp[1], F_SETFD, 0);
 			execv(argv[0], (char *const *)argv);
 			_exit(127);

@@ -232,7 +232,8 @@ static int add_tree(struct writer *w, const char *rel, const char *const *first)
 		names[n++] = strdup(de->d_name);
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), cmp_names);
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_names);
 	int r = 0;
 	for (size_t i = 0; i < n; i++) {
 		char child[PATH_MAX];

@@ -89,11 +89,13 @@ int ckpt_rootfs_apply(const char *in_dir, const char *rootfs, struct error *err)
 	json_array_foreach(list, i, v)
 	{
 		const char *p = json_string_value(v);
-		if (!p || p[0] != '/' || strstr(p, "/../") || strstr(p, "/..\0") ||
+		if (!p || p[0] != '/' || strstr(p, "/../") ||
 		    (strlen(p) >= 3 && strcmp(p + strlen(p) - 3, "/..") == 0)) {
-			json_decref(list);
-			return error_setx(err, EBADMSG, "deleted.files: '%s' is not a path in the "
-					  "container", p ? p : "?");
+			int r2 = error_setx(err, EBADMSG,
+					    "deleted.files: '%s' is not a path in the container",
+					    p ? p : "?");
+			json_decref(list); /* p lives in it */
+			return r2;
 		}
 		cleanup_free char *full = path_join(rootfs, p);
 		if (full && rm_rf(full, err) < 0) {

@@ -23,7 +23,7 @@ start_agent() {
 	echo "--listen $addr:$PORT" >"$dir/cmdline"
 	"$FERRYD" --name "$name" --listen "$addr:$PORT" --state-dir "$dir/state" \
 		--cluster-ca "$W/ca" --cgroup-parent "ferry-e2e-$PORT-$name" --backoff-base-ms 300 \
-		--log-level debug >>"$dir/ferryd.log" 2>&1 &
+		--log-level debug >>"$dir/ferryd.log" 2>&1 3>&- &
 	echo $! >"$dir/pid"
 	for _ in $(seq 100); do
 		curl -sf --cacert "$W/ca/ca.crt" "https://$addr:$PORT/healthz" >/dev/null && return 0
