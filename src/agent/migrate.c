@@ -844,12 +844,15 @@ void pod_migrate_in(struct pod *p)
 	}
 	json_decref(job.manifest);
 	if (r >= 0 && fault("migrate-corrupt-image")) {
-		/* after verification: what CRIU itself would choke on */
+		/*
+		 * After verification: an image CRIU itself refuses. (Not a cut
+		 * pages image: that makes CRIU spin until the restore's deadline.)
+		 */
 		glob_t g;
 		char pattern[PATH_MAX + 64];
-		snprintf(pattern, sizeof(pattern), "%s/containers/*/checkpoint/pages-*.img", ckdir);
+		snprintf(pattern, sizeof(pattern), "%s/containers/*/checkpoint/inventory.img", ckdir);
 		if (glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc)
-			(void)truncate(g.gl_pathv[0], 4096);
+			(void)truncate(g.gl_pathv[0], 0);
 		globfree(&g);
 		log_warning("migration='%s' fault point migrate-corrupt-image", m->id);
 	}

@@ -142,6 +142,7 @@ YAML
 }
 
 @test "a destination whose restore fails: the pod runs on at the source, rolled back" {
+	stop_agent node-c
 	FERRY_FAULT=migrate-corrupt-image start_agent node-c 127.0.0.4
 	run ferry_a migrate hop --to "$NODE_C"
 	echo "$output"
@@ -162,6 +163,7 @@ YAML
 }
 
 @test "a destination killed mid-transfer: the source rolls back at its deadline" {
+	stop_agent node-c
 	rm -rf "$W/node-c"
 	FERRY_FAULT=migrate-exit-mid-transfer start_agent node-c 127.0.0.4
 	pid=$(cat "$W/node-c/pid")
@@ -182,6 +184,7 @@ YAML
 }
 
 @test "a source answering too slowly: the destination gives up, the pod runs on" {
+	stop_agent node-c
 	rm -rf "$W/node-c"
 	FERRY_FAULT=migrate-slow-source start_agent node-c 127.0.0.4
 	ferry_c image import test "$FERRY_TEST_IMAGE" >/dev/null
