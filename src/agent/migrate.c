@@ -180,8 +180,6 @@ int agent_migrate_begin(struct agent *a, const char *ns, const char *name, const
 			unsigned timeout_s, bool keep, const char *peer, json_t **ret,
 			struct error *err)
 {
-	int r = 0;
-
 	pthread_mutex_lock(&a->lock);
 	struct pod *p = agent_find_pod(a, ns, name);
 	if (!p) {
@@ -309,7 +307,6 @@ int agent_migrate_begin(struct agent *a, const char *ns, const char *name, const
 		return error_setx(err, ECANCELED, "migration '%s' was aborted by the destination",
 				  m->id);
 	}
-	(void)r;
 	return 0;
 }
 

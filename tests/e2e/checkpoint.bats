@@ -30,24 +30,6 @@ spec:
 YAML
 }
 
-# check_ok NODE POD CONTAINER: the workload checks its memory, file, child, pipes, timer (and lock).
-check_ok() {
-	local f=ferry_$1
-	local before
-	before=$($f logs "$2" -c "$3" | grep -c '^check ' || true)
-	$f exec "$2" -c "$3" -- kill -USR1 1
-	for _ in $(seq 50); do
-		[ "$($f logs "$2" -c "$3" | grep -c '^check ' || true)" -gt "$before" ] && break
-		sleep 0.2
-	done
-	run $f logs "$2" -c "$3"
-	last=$(echo "$output" | grep '^check ' | tail -1)
-	echo "$2/$3: $last"
-	[[ "$last" == "check ok"* ]]
-}
-
-last_count() { ferry_$1 logs "$2" -c "$3" | grep '^count ' | tail -1 | awk '{print $2}'; }
-
 nothing_left_on_a() {
 	[ -z "$(ls "$W/node-a/state/images/tmp")" ]
 	! grep -q "$W/node-a/state/pods/.*checkpoint" /proc/self/mountinfo

@@ -85,6 +85,24 @@ nothing_left() {
 	[ -z "$(ls -A "$scratch" 2>/dev/null)" ] || { echo "migration files left in $scratch"; return 1; }
 }
 
+# check_ok NODE POD CONTAINER: asks the statekeeper workload to check all of
+# its state (memory, file, child and pipes, timer, lock, TCP) and expects "check ok".
+check_ok() {
+	local f=ferry_$1 before last
+	before=$($f logs "$2" -c "$3" | grep -c '^check ' || true)
+	$f exec "$2" -c "$3" -- kill -USR1 1
+	for _ in $(seq 50); do
+		[ "$($f logs "$2" -c "$3" | grep -c '^check ' || true)" -gt "$before" ] && break
+		sleep 0.2
+	done
+	last=$($f logs "$2" -c "$3" | grep '^check ' | tail -1)
+	echo "$1 $2/$3: $last"
+	[[ "$last" == "check ok"* ]]
+}
+
+# last_count NODE POD CONTAINER: the workload's last reported count.
+last_count() { ferry_$1 logs "$2" -c "$3" | grep '^count ' | tail -1 | awk '{print $2}'; }
+
 setup_agents() {
 	need_root
 	W=$(mktemp -d /tmp/ferry-e2e-agents-XXXXXX)

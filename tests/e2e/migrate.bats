@@ -29,20 +29,6 @@ spec:
 YAML
 }
 
-# check_ok NODE POD CONTAINER: the workload checks all of its state.
-check_ok() {
-	local f=ferry_$1 before last
-	before=$($f logs "$2" -c "$3" | grep -c '^check ' || true)
-	$f exec "$2" -c "$3" -- kill -USR1 1
-	for _ in $(seq 50); do
-		[ "$($f logs "$2" -c "$3" | grep -c '^check ' || true)" -gt "$before" ] && break
-		sleep 0.2
-	done
-	last=$($f logs "$2" -c "$3" | grep '^check ' | tail -1)
-	echo "$1 $2/$3: $last"
-	[[ "$last" == "check ok"* ]]
-}
-
 # The source's own migration files (its dump) are gone too.
 nothing_left_of_migrations() {
 	local scratch
